@@ -1,0 +1,53 @@
+# The two commands: `make run` (set up what is missing, then start the portal) and `make test`.
+SHELL := /bin/bash
+PORT ?= 8000
+VENV := .venv
+PY := $(VENV)/bin/python
+JS_SOURCES := $(wildcard static/js/*.js static/css/*.css)
+
+.PHONY: run test setup static migrate demo browser lint bench-upload clean
+
+run: setup migrate demo
+	@echo "Portal starting on http://127.0.0.1:$(PORT)/ (web, worker and beat; Ctrl-C stops all three)"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
+
+test: setup browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed node_modules/.installed static/dist/.built var/static/.collected
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	@touch $@
+
+static/dist/.built: node_modules/.installed $(JS_SOURCES) scripts/build-static.mjs
+	node scripts/build-static.mjs
+	@touch $@
+
+var/static/.collected: static/dist/.built $(wildcard static/img/*)
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@mkdir -p var/static && touch $@
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py create_demo
+
+# Debian's Chromium drives the browser tests; Playwright's own download does not work here.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core) >/dev/null \
+	      || echo "Could not install chromium: browser tests will be skipped."; \
+	  else echo "No /usr/bin/chromium: browser tests will be skipped (apt-get install chromium to run them)."; fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) node_modules static/dist var/static

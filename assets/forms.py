@@ -1,0 +1,36 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from assets.models import Asset
+
+
+class AssetFilterForm(forms.Form):
+    """The Assets tab's filters; values that do not fit are reported, never a server error."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search by name")
+    status = forms.ChoiceField(required=False, choices=[("", "All statuses"), *Asset.Status.choices])
+    type = forms.ChoiceField(required=False, choices=[("", "All types"), *Asset.Type.choices])
+    uploader = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Uploaded by")
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        members = get_user_model().objects.filter(memberships__organization=organization).order_by("username")
+        self.fields["uploader"].choices = [("", "Anyone"), *((u.pk, u.get_full_name() or u.username) for u in members)]
+
+    def filter(self, queryset):
+        # Filters that fit still apply when another one does not: only the latter is ignored (and reported).
+        self.is_valid()
+        data = self.cleaned_data
+        if data.get("q"):
+            queryset = queryset.filter(name__icontains=data["q"])
+        if data.get("status"):
+            queryset = queryset.filter(status=data["status"])
+        if data.get("type"):
+            queryset = queryset.filter(asset_type=data["type"])
+        if data.get("uploader"):
+            queryset = queryset.filter(uploaded_by_id=data["uploader"])
+        return queryset
+
+    @property
+    def is_filtering(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in ("q", "status", "type", "uploader"))

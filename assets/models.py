@@ -1,0 +1,203 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F
+from django.utils import timezone
+
+from projects.models import Membership
+
+
+class AssetQuerySet(models.QuerySet["Asset"]):
+    def for_user(self, user) -> "AssetQuerySet":
+        """Assets of the organizations `user` belongs to: the one scope every user-facing query starts from."""
+        return self.filter(organization__in=Membership.objects.organizations_of(user))
+
+
+class Asset(models.Model):
+    """One image or video file and where it stands on its way to being ready for annotation."""
+
+    class Status(models.TextChoices):
+        UPLOADING = "uploading", "Uploading"
+        UPLOADED = "uploaded", "Uploaded"
+        UPLOAD_ERROR = "upload_error", "Upload Error"
+        PENDING_PREPROCESSING = "pending_preprocessing", "Pending Pre-Processing"
+        PREPROCESSING = "preprocessing", "Pre-Processing"
+        RECOVERING_PREPROCESSING = "recovering_preprocessing", "Recovering Pre-Processing"
+        READY = "ready", "Ready"
+
+    class Type(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+
+    class Source(models.TextChoices):
+        FILE = "file", "File upload"
+        URL = "url", "URL import"
+        REFERENCE = "reference", "Bucket reference"
+
+    # Which statuses each status may move to (DESIGN.md §4). Upload Error goes back to Uploading on retry.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.UPLOADING: frozenset({Status.UPLOADED, Status.UPLOAD_ERROR}),
+        Status.UPLOADED: frozenset({Status.READY, Status.PENDING_PREPROCESSING, Status.UPLOAD_ERROR}),
+        Status.PENDING_PREPROCESSING: frozenset({Status.PREPROCESSING, Status.UPLOAD_ERROR}),
+        Status.PREPROCESSING: frozenset({Status.READY, Status.RECOVERING_PREPROCESSING, Status.UPLOAD_ERROR}),
+        Status.RECOVERING_PREPROCESSING: frozenset({Status.PREPROCESSING, Status.UPLOAD_ERROR}),
+        Status.UPLOAD_ERROR: frozenset({Status.UPLOADING}),
+        Status.READY: frozenset(),
+    }
+    TERMINAL = frozenset({Status.READY, Status.UPLOAD_ERROR})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("projects.Organization", on_delete=models.CASCADE, related_name="assets")
+    # Null for an asset registered through the API without a project: it sits in the organization's library.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="assets"
+    )
+    upload_session = models.ForeignKey(
+        "uploads.UploadSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="assets"
+    )
+    name = models.CharField(max_length=255)
+    original_filename = models.CharField(max_length=255)
+    asset_type = models.CharField(max_length=8, choices=Type.choices)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.FILE)
+    source_url = models.URLField(max_length=2048, blank=True)
+    storage_key = models.CharField(max_length=512, blank=True)
+    # The S3 multipart upload of the current transfer attempt, when the file goes in parts.
+    upload_id = models.CharField(max_length=1024, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    media_metadata = models.JSONField(default=dict, blank=True)
+    context_data = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    thumbnail_key = models.CharField(max_length=512, blank=True)
+    # The H.264 MP4 made for frame-accurate playback, beside the untouched original ("" when not needed).
+    rendition_key = models.CharField(max_length=512, blank=True)
+    # Preprocessing claims: which worker run holds the video, its last sign of life, and how many runs it took.
+    processing_token = models.CharField(max_length=32, blank=True)
+    processing_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    processing_attempts = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.UPLOADING)
+    error_reason = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assets"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    objects = AssetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["project", "-created_at", "-id"], name="asset_project_recent"),
+            models.Index(fields=["project", "status", "-created_at"], name="asset_project_status"),
+            models.Index(fields=["project", "asset_type", "-created_at"], name="asset_project_type"),
+            models.Index(fields=["project", "uploaded_by", "-created_at"], name="asset_project_uploader"),
+            models.Index(fields=["organization", "sha256"], name="asset_org_sha256"),
+            models.Index(fields=["project", "sha256"], name="asset_project_sha256"),
+            models.Index(fields=["upload_session", "sha256"], name="asset_session_sha256"),
+            models.Index(fields=["organization", "-created_at"], name="asset_org_recent"),
+            models.Index(fields=["upload_session", "updated_at"], name="asset_session_changes"),
+            models.Index(fields=["storage_key"], name="asset_storage_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def thumbnail_url(self) -> str:
+        """A short-lived URL of the thumbnail (videos: the poster), or "" before processing made one."""
+        from assets import storage
+
+        return storage.presign("get", self.thumbnail_key, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS)["url"] if self.thumbnail_key else ""
+
+    def file_url(self, key: str = "") -> str:
+        """A short-lived URL that shows a stored file of the asset (default: the original)."""
+        from assets import storage
+
+        key = key or self.storage_key
+        filename = self.original_filename if key == self.storage_key else None
+        if self.source == self.Source.REFERENCE and key == self.storage_key:
+            from uploads.integrations import reference_url
+
+            # Imported by reference: the original stays in the customer's bucket and is signed through its integration.
+            return reference_url(self, filename=filename)
+        return storage.presign("get", key, filename=filename, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS)["url"]
+
+    @property
+    def playback_url(self) -> str:
+        """What a browser plays frame-accurately: the rendition when one was made, else the original."""
+        return self.file_url(self.rendition_key or self.storage_key)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    def move(self, to: str, *, reason: str = "", only_if: dict | None = None, **fields) -> bool:
+        """Moves the asset to status `to` with one guarded UPDATE.
+
+        The UPDATE only matches while the row still holds a status that may move to `to` (and the
+        extra conditions of `only_if`), so two workers, a retried request or a late browser callback
+        can never move a file backwards or twice. Returns whether this call made the move; on
+        success the instance is updated too.
+        """
+        sources = [status for status, targets in self.TRANSITIONS.items() if to in targets]
+        now = timezone.now()
+        changes = {"status": to, "status_changed_at": now, "updated_at": now, "error_reason": reason, **fields}
+        moved = Asset.objects.filter(pk=self.pk, status__in=sources, **(only_if or {})).update(**changes)
+        if moved:
+            for field, value in changes.items():
+                if not hasattr(value, "resolve_expression"):
+                    setattr(self, field, value)
+        return bool(moved)
+
+    def mark_uploaded(self) -> bool:
+        """The stored object exists and has the declared size."""
+        return self.move(self.Status.UPLOADED)
+
+    def mark_upload_error(self, reason: str) -> bool:
+        """Any failure before the asset is ready; `reason` is shown to people as it is."""
+        if not reason:
+            raise ValueError("An Upload Error always carries a reason.")
+        return self.move(self.Status.UPLOAD_ERROR, reason=reason)
+
+    def mark_ready(self, **fields) -> bool:
+        return self.move(self.Status.READY, **fields)
+
+    def queue_preprocessing(self) -> bool:
+        return self.move(self.Status.PENDING_PREPROCESSING)
+
+    def start_preprocessing(self, token: str) -> bool:
+        """Claims the video for one worker run (from Pending or Recovering Pre-Processing), with a first heartbeat."""
+        return self.move(
+            self.Status.PREPROCESSING,
+            processing_token=token,
+            processing_heartbeat_at=timezone.now(),
+            processing_attempts=F("processing_attempts") + 1,
+        )
+
+    def beat(self, token: str) -> bool:
+        """The claiming run is alive; False once the claim was lost (recovered and handed to another run)."""
+        return bool(
+            Asset.objects.filter(pk=self.pk, status=self.Status.PREPROCESSING, processing_token=token).update(
+                processing_heartbeat_at=timezone.now()
+            )
+        )
+
+    def finish_preprocessing(self, token: str, **fields) -> bool:
+        """Pre-Processing -> Ready, only for the run that still holds the claim."""
+        return self.move(self.Status.READY, only_if={"processing_token": token}, processing_token="", **fields)
+
+    def mark_recovering(self, *, stalled_before) -> bool:
+        """Pre-Processing -> Recovering Pre-Processing when the claiming run stopped beating before `stalled_before`."""
+        return self.move(
+            self.Status.RECOVERING_PREPROCESSING,
+            only_if={"processing_heartbeat_at__lt": stalled_before},
+            processing_token="",
+        )
+
+    def restart_upload(self, **fields) -> bool:
+        """Retry: back to Uploading from Upload Error, usually with a fresh storage key."""
+        return self.move(self.Status.UPLOADING, **fields)

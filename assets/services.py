@@ -1,0 +1,274 @@
+"""Workflows of one asset across the database, the object store and the task queue."""
+
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from assets import content, storage
+from assets.models import Asset
+from projects.models import all_image_formats
+
+logger = logging.getLogger(__name__)
+_CHUNK = 1024 * 1024
+
+
+def _human_size(size: int) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    return f"{filesizeformat(size)} ({size:,} bytes)"
+
+
+def content_problem(identified: content.Identified, *, asset_type: str, project) -> str:
+    """Why content cannot join a project as `asset_type`, in words for people; empty when it can."""
+    if identified.kind != asset_type:
+        wanted = "an image" if asset_type == "image" else "a video"
+        return f"The file's content is {identified.label}, not {wanted}, whatever its name says."
+    if asset_type == "image" and project is not None and not project.accepts_image_format(identified.image_format):
+        allowed = ", ".join(project.image_format_labels)
+        return f"The file is {identified.label}; this project takes only {allowed} images."
+    return ""
+
+
+def asset_verify_upload(*, asset: Asset) -> bool:
+    """Checks the stored object of an asset whose transfer the client reported done.
+
+    Moves it to Uploaded when the object exists, has the declared size and its content is what the
+    session takes; otherwise to Upload Error with the reason (deleting a wrong object). Queues the
+    processing of an uploaded file. Returns whether the asset is now Uploaded.
+    """
+    if asset.status != Asset.Status.UPLOADING:
+        return False
+    if asset.source != Asset.Source.FILE:
+        return False  # URL and bucket imports are checked by the worker that fetches them (uploads.imports).
+    stored = storage.inspect(asset.storage_key)
+    size, prefix = stored if stored is not None else (None, b"")
+    if size is None:
+        finalized = asset.upload_session is not None and not asset.upload_session.is_open
+        _fail(
+            asset,
+            "The session was finalized before this file finished uploading."
+            if finalized
+            else "The file never arrived in storage. Retry to upload it again.",
+        )
+        return False
+    if asset.size is not None and size != asset.size:
+        _fail(
+            asset,
+            f"The stored file is {_human_size(size)} but {_human_size(asset.size)} were declared; "
+            "it was discarded. Retry to upload it again.",
+            discard=True,
+        )
+        return False
+    identified = content.identify(prefix)
+    problem = content_problem(identified, asset_type=asset.asset_type, project=asset.project)
+    if problem:
+        _fail(asset, problem, discard=True)
+        return False
+    if not asset.move(Asset.Status.UPLOADED, content_type=identified.mime, size=size):
+        return False
+    transaction.on_commit(lambda: _queue_processing(asset))
+    return True
+
+
+def _queue_processing(asset: Asset) -> None:
+    from assets import tasks
+
+    if asset.asset_type == Asset.Type.IMAGE:
+        tasks.process_image.delay(str(asset.pk))
+    else:
+        tasks.queue_video.delay(str(asset.pk))
+
+
+@contextmanager
+def stored_copy(asset: Asset):
+    """A local file with the asset's stored bytes and their sha256, read once in chunks (never whole in memory)."""
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(prefix="asset-", suffix=".bin") as local:
+        with _open_original(asset) as stored:
+            for chunk in iter(lambda: stored.read(_CHUNK), b""):
+                digest.update(chunk)
+                local.write(chunk)
+        local.flush()
+        local.seek(0)
+        yield local, digest.hexdigest()
+
+
+def _open_original(asset: Asset):
+    """The asset's original bytes as a stream: from the portal's storage, or read through the storage
+    integration when it was imported by reference (those bytes are never copied)."""
+    if asset.source == Asset.Source.REFERENCE:
+        from contextlib import closing
+
+        from uploads.integrations import open_reference
+
+        return closing(open_reference(asset))
+    return default_storage.open(asset.storage_key, "rb")
+
+
+def _checksum_problem(asset: Asset, sha256: str) -> str:
+    if asset.sha256 and sha256 != asset.sha256:
+        return "The stored bytes do not match the sha256 declared for this file; it was discarded. Retry to upload it again."
+    return ""
+
+
+def _fail(asset: Asset, reason: str, *, discard: bool = False) -> None:
+    if discard:
+        storage.delete(asset.storage_key)
+    if asset.mark_upload_error(reason):
+        asset_settled(asset=asset)
+
+
+def asset_process_image(*, asset: Asset) -> bool:
+    """Uploaded image -> Ready with its metadata and thumbnail, or Upload Error with a reason a person understands."""
+    from assets import media
+
+    project = asset.project
+    with stored_copy(asset) as (local, sha256):
+        problem = _checksum_problem(asset, sha256)
+        if problem:
+            _fail(asset, problem, discard=True)
+            return False
+        try:
+            metadata = media.inspect_image(
+                local,
+                allowed_formats=tuple(project.image_formats if project else all_image_formats()),
+                require_camera_metadata=bool(project and project.require_camera_metadata),
+            )
+            local.seek(0)
+            thumbnail = media.make_thumbnail(local)
+        except media.MediaError as error:
+            _fail(asset, str(error))
+            return False
+    thumbnail_key = storage.write(f"{asset.storage_key}.thumb.jpg", io.BytesIO(thumbnail))
+    if not asset.mark_ready(media_metadata=metadata, thumbnail_key=thumbnail_key, sha256=asset.sha256 or sha256):
+        return False
+    asset_settled(asset=asset)
+    return True
+
+
+def asset_preprocess_video(*, asset: Asset) -> bool:
+    """Pending (or Recovering) Pre-Processing -> Pre-Processing -> Ready, for the one run that claims the video.
+
+    Probes the video (unless its frame rate and frame count were given at registration), makes a
+    poster, and when browsers cannot step through it frame by frame, an H.264 MP4 rendition at a
+    constant frame rate beside the untouched original. Outputs go to fixed keys, so a second run
+    overwrites rather than adds. A thread beats while the work runs; a run that lost its claim
+    (recovered after its heartbeat stopped) changes nothing.
+    """
+    from assets import media
+
+    token = uuid.uuid4().hex
+    if not asset.start_preprocessing(token):
+        return False
+    try:
+        with _heartbeat(asset, token), stored_copy(asset) as (local, sha256):
+            problem = _checksum_problem(asset, sha256)
+            if problem:
+                _fail_claimed(asset, token, problem, discard=True)
+                return False
+            provided = asset.media_metadata.get("provided") is True
+            metadata = dict(asset.media_metadata) if provided else media.probe_video(local.name)
+            poster_key = storage.write(f"{asset.storage_key}.poster.jpg", io.BytesIO(media.make_poster(local.name)))
+            rendition_key = ""
+            if not provided and media.needs_rendition(metadata):
+                with tempfile.TemporaryDirectory(prefix="rendition-") as folder:
+                    target = os.path.join(folder, "rendition.mp4")
+                    metadata["rendition"] = media.make_rendition(local.name, target)
+                    with open(target, "rb") as rendition:
+                        rendition_key = storage.write(f"{asset.storage_key}.rendition.mp4", rendition)
+    except media.MediaError as error:
+        _fail_claimed(asset, token, str(error))
+        return False
+    except SoftTimeLimitExceeded:
+        _fail_claimed(asset, token, "Preprocessing took longer than the time the portal allows for one video.")
+        return False
+    finished = asset.finish_preprocessing(
+        token, media_metadata=metadata, thumbnail_key=poster_key, rendition_key=rendition_key, sha256=asset.sha256 or sha256
+    )
+    if finished:
+        asset_settled(asset=asset)
+    return finished
+
+
+def _fail_claimed(asset: Asset, token: str, reason: str, *, discard: bool = False) -> None:
+    """Upload Error for a video, only while this run still holds its claim."""
+    if asset.move(Asset.Status.UPLOAD_ERROR, reason=reason, only_if={"processing_token": token}, processing_token=""):
+        if discard:
+            storage.delete(asset.storage_key)
+        asset_settled(asset=asset)
+
+
+@contextmanager
+def _heartbeat(asset: Asset, token: str):
+    """Beats for the claim from a thread while the work runs; the beats stop with the process."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.PREPROCESSING_HEARTBEAT_SECONDS):
+                if not asset.beat(token):
+                    return
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{asset.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=settings.PREPROCESSING_HEARTBEAT_SECONDS + 5)
+
+
+def assets_recover_stalled() -> dict[str, int]:
+    """Finds videos whose preprocessing stopped beating: Recovering Pre-Processing and queued again, or
+    Upload Error once they used up their attempts. Returns how many of each."""
+    from assets import tasks
+
+    stalled_before = timezone.now() - timedelta(seconds=settings.PREPROCESSING_STALL_SECONDS)
+    counts = {"recovered": 0, "failed": 0}
+    stalled = Asset.objects.filter(status=Asset.Status.PREPROCESSING, processing_heartbeat_at__lt=stalled_before)
+    for asset in stalled.select_related("project"):
+        if asset.processing_attempts >= settings.PREPROCESSING_MAX_ATTEMPTS:
+            reason = (
+                f"Preprocessing stopped {asset.processing_attempts} times without finishing; "
+                "the video may be too large or damaged. Retry it, or contact support if it keeps failing."
+            )
+            if asset.move(Asset.Status.UPLOAD_ERROR, reason=reason, only_if={"processing_heartbeat_at__lt": stalled_before}):
+                counts["failed"] += 1
+                asset_settled(asset=asset)
+        elif asset.mark_recovering(stalled_before=stalled_before):
+            counts["recovered"] += 1
+            asset_id = str(asset.pk)
+            transaction.on_commit(lambda asset_id=asset_id: tasks.preprocess_video.delay(asset_id))
+    # A recovery whose message was lost is queued again (and its clock restarted, so it is not queued twice).
+    lost = Asset.objects.filter(status=Asset.Status.RECOVERING_PREPROCESSING, status_changed_at__lt=stalled_before)
+    for asset_id in list(lost.values_list("pk", flat=True)):
+        if Asset.objects.filter(pk=asset_id, status_changed_at__lt=stalled_before).update(status_changed_at=timezone.now()):
+            transaction.on_commit(lambda asset_id=str(asset_id): tasks.preprocess_video.delay(asset_id))
+    return counts
+
+
+def asset_settled(*, asset: Asset) -> None:
+    """An asset reached Ready or Upload Error: its session may now be complete."""
+    if asset.upload_session_id is None:
+        return
+    from uploads.models import UploadSession
+    from uploads.services import upload_session_check_complete
+
+    session = UploadSession.objects.filter(pk=asset.upload_session_id).first()
+    if session is not None:
+        upload_session_check_complete(session=session)

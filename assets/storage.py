@@ -1,0 +1,356 @@
+"""Access to the object store that holds asset bytes: signing transfers, checking what arrived, reading it back.
+
+Two targets speak one protocol. With S3 (or any S3-compatible store) boto3 presigns the requests and the
+browser talks to the store directly. With the embedded default, the portal signs URLs to its own endpoint
+(`assets.storage_views`), which accepts the same single PUT and multipart requests and streams them to disk.
+"""
+
+import base64
+import binascii
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TypedDict
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from storages.backends.s3 import S3Storage
+
+OPERATIONS = ("put", "create_multipart", "upload_part", "complete_multipart", "abort_multipart", "list_parts", "get")
+_HTTP_METHOD = {
+    "put": "PUT",
+    "create_multipart": "POST",
+    "upload_part": "PUT",
+    "complete_multipart": "POST",
+    "abort_multipart": "DELETE",
+    "list_parts": "GET",
+    "get": "GET",
+}
+_SIGNER_SALT = "portal.storage.v1"
+
+
+class Transfer(TypedDict, total=False):
+    url: str
+    method: str
+    headers: dict[str, str]
+
+
+def is_s3() -> bool:
+    return isinstance(default_storage, S3Storage)
+
+
+def _s3():
+    """The boto3 client and bucket of the configured S3 storage."""
+    return default_storage.connection.meta.client, default_storage.bucket_name
+
+
+def sha256_hex_to_base64(sha256_hex: str) -> str:
+    """S3's x-amz-checksum-sha256 is the base64 of the digest; the portal keeps the hex form."""
+    return base64.b64encode(binascii.unhexlify(sha256_hex)).decode()
+
+
+def new_key(*, organization_id, asset_id, extension: str = "") -> str:
+    """A fresh object key for one transfer attempt: a retry never reuses a key (see DESIGN.md §8)."""
+    return f"assets/{organization_id}/{asset_id}/{secrets.token_hex(8)}{extension}"
+
+
+def presign(
+    operation: str,
+    key: str,
+    *,
+    size: int | None = None,
+    sha256: str | None = None,
+    content_type: str | None = None,
+    upload_id: str | None = None,
+    part_number: int | None = None,
+    filename: str | None = None,
+    expires: int | None = None,
+) -> Transfer:
+    """Signs one request on one object key; the URL expires after `expires` seconds.
+
+    For a single PUT, `size` (Content-Length) and `sha256` (x-amz-checksum-sha256) are part of the
+    signature when given, so the store refuses other bytes. The returned headers are the ones the
+    client must send as signed.
+    """
+    if operation not in OPERATIONS:
+        raise ValueError(f"Unknown storage operation {operation!r}")
+    expires = expires or settings.UPLOAD_URL_EXPIRY_SECONDS
+    headers: dict[str, str] = {}
+    if operation == "put":
+        if content_type:
+            headers["Content-Type"] = content_type
+        if sha256:
+            headers["x-amz-checksum-sha256"] = sha256_hex_to_base64(sha256)
+    if is_s3():
+        url = _s3_presign(operation, key, size=size, headers=headers, upload_id=upload_id,
+                          part_number=part_number, filename=filename, expires=expires)
+    else:
+        url = _local_presign(operation, key, size=size, sha256=sha256, upload_id=upload_id,
+                             part_number=part_number, filename=filename, expires=expires)
+    return {"url": url, "method": _HTTP_METHOD[operation], "headers": headers}
+
+
+def _s3_presign(operation, key, *, size, headers, upload_id, part_number, filename, expires) -> str:
+    client, bucket = _s3()
+    params: dict = {"Bucket": bucket, "Key": key}
+    if operation == "put":
+        client_method = "put_object"
+        if size is not None:
+            params["ContentLength"] = size
+        if "Content-Type" in headers:
+            params["ContentType"] = headers["Content-Type"]
+        if "x-amz-checksum-sha256" in headers:
+            params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"]
+    elif operation == "create_multipart":
+        client_method = "create_multipart_upload"
+    elif operation == "upload_part":
+        client_method = "upload_part"
+        params |= {"UploadId": upload_id, "PartNumber": part_number}
+    elif operation == "complete_multipart":
+        client_method = "complete_multipart_upload"
+        params["UploadId"] = upload_id
+    elif operation == "abort_multipart":
+        client_method = "abort_multipart_upload"
+        params["UploadId"] = upload_id
+    elif operation == "list_parts":
+        client_method = "list_parts"
+        params["UploadId"] = upload_id
+    else:
+        client_method = "get_object"
+        if filename:
+            params["ResponseContentDisposition"] = _content_disposition(filename)
+    return client.generate_presigned_url(client_method, Params=params, ExpiresIn=expires)
+
+
+def _content_disposition(filename: str) -> str:
+    from urllib.parse import quote
+
+    return f"inline; filename*=UTF-8''{quote(filename)}"
+
+
+# --- the embedded endpoint's signatures -------------------------------------------------------
+
+def _canonical(operation: str, key: str, fields: dict[str, str]) -> str:
+    return "\n".join([operation, key, *(f"{name}={fields[name]}" for name in sorted(fields))])
+
+
+def _local_presign(operation, key, *, size, sha256, upload_id, part_number, filename, expires) -> str:
+    fields = {"op": operation, "expires": str(int(time.time()) + expires)}
+    if size is not None and operation == "put":
+        fields["size"] = str(size)
+    if sha256 and operation == "put":
+        fields["sha256"] = sha256
+    if upload_id:
+        fields["uploadId"] = upload_id
+    if part_number is not None:
+        fields["partNumber"] = str(part_number)
+    if filename and operation == "get":
+        fields["filename"] = filename
+    signature = signing.Signer(salt=_SIGNER_SALT).signature(_canonical(operation, key, fields))
+    # Relative: the browser stays on the origin it is on; the API makes it absolute for scripts.
+    return f"{reverse('storage:object', kwargs={'key': key})}?{urlencode({**fields, 'signature': signature})}"
+
+
+class SignatureError(Exception):
+    """The request does not carry a valid, unexpired signature for this object."""
+
+
+def verify_local_signature(key: str, query: dict[str, str]) -> dict[str, str]:
+    """Checks a request to the embedded endpoint; returns its signed fields or raises SignatureError."""
+    fields = {name: value for name, value in query.items() if name != "signature"}
+    operation = fields.get("op", "")
+    if operation not in OPERATIONS:
+        raise SignatureError("The URL names no storage operation.")
+    expected = signing.Signer(salt=_SIGNER_SALT).signature(_canonical(operation, key, fields))
+    if not secrets.compare_digest(expected, query.get("signature", "")):
+        raise SignatureError("The signature does not match this URL: it was changed or signed for another object.")
+    try:
+        expires = int(fields.get("expires", "0"))
+    except ValueError:
+        raise SignatureError("The expiry of this URL is not a number.") from None
+    if expires < time.time():
+        raise SignatureError("This upload URL has expired: ask the portal for a fresh one (Retry does).")
+    return fields
+
+
+# --- what arrived -----------------------------------------------------------------------------
+
+def stored_size(key: str) -> int | None:
+    """The size of the stored object, or None when nothing is stored under `key`."""
+    if is_s3():
+        client, bucket = _s3()
+        try:
+            return client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        except client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+    try:
+        return default_storage.size(key)
+    except FileNotFoundError:
+        return None
+
+
+def inspect(key: str, length: int = 8192) -> tuple[int, bytes] | None:
+    """The size and first bytes of a stored object in one request, or None when nothing is stored under `key`."""
+    if is_s3():
+        client, bucket = _s3()
+        try:
+            response = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
+        except client.exceptions.ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            if code == "InvalidRange":  # an empty object has no byte 0
+                return 0, b""
+            raise
+        prefix = response["Body"].read()
+        total = response.get("ContentRange", "").rpartition("/")[2]
+        return (int(total) if total.isdigit() else response["ContentLength"]), prefix
+    try:
+        with default_storage.open(key, "rb") as stored:
+            return default_storage.size(key), stored.read(length)
+    except FileNotFoundError:
+        return None
+
+
+def write(key: str, fileobj) -> str:
+    """Stores `fileobj` under exactly `key`, replacing what was there (derived files have fixed keys)."""
+    if is_s3():
+        client, bucket = _s3()
+        client.upload_fileobj(fileobj, bucket, key)
+        return key
+    target = Path(default_storage.path(key))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".writing-")
+    with os.fdopen(handle, "wb") as out:
+        shutil.copyfileobj(fileobj, out, 1024 * 1024)
+    os.replace(temporary, target)
+    return key
+
+
+def write_stream(key: str, stream) -> None:
+    """Stores a stream of unknown length under `key`, holding at most one part in memory.
+
+    S3: one PUT below UPLOAD_MULTIPART_THRESHOLD, multipart in UPLOAD_PART_SIZE parts above it (an
+    upload whose stream fails is aborted). Embedded: a temporary file renamed into place. Either way
+    nothing is left under `key` when reading the stream fails.
+    """
+    if is_s3():
+        from boto3.s3.transfer import TransferConfig
+
+        client, bucket = _s3()
+        config = TransferConfig(
+            multipart_threshold=settings.UPLOAD_MULTIPART_THRESHOLD,
+            multipart_chunksize=settings.UPLOAD_PART_SIZE,
+            use_threads=False,
+        )
+        client.upload_fileobj(stream, bucket, key, Config=config)
+        return
+    target = Path(default_storage.path(key))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".writing-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        os.replace(temporary, target)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def delete(key: str) -> None:
+    if key:
+        default_storage.delete(key)
+
+
+def local_path(key: str):
+    """The file of an object in the embedded storage (never used with S3)."""
+    return default_storage.path(key)
+
+
+# --- multipart uploads driven by the portal (the public API: the client only PUTs the parts) ---------
+
+def _no_such_upload(error) -> bool:
+    return error.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404", "NotFound"}
+
+
+def multipart_start(key: str) -> str:
+    """Starts a multipart upload of `key`; returns its upload id (parts are then signed with presign)."""
+    if is_s3():
+        client, bucket = _s3()
+        return client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    from assets import storage_views
+
+    return storage_views.local_multipart_start(key)
+
+
+def _s3_parts(key: str, upload_id: str) -> list[dict] | None:
+    client, bucket = _s3()
+    parts = []
+    try:
+        for page in client.get_paginator("list_parts").paginate(Bucket=bucket, Key=key, UploadId=upload_id):
+            parts.extend(page.get("Parts", []))
+    except client.exceptions.ClientError as error:
+        if _no_such_upload(error):
+            return None
+        raise
+    return sorted(parts, key=lambda part: part["PartNumber"])
+
+
+def multipart_part_numbers(key: str, upload_id: str) -> list[int] | None:
+    """The numbers of the parts that arrived, or None when the upload is unknown (completed or aborted)."""
+    if is_s3():
+        parts = _s3_parts(key, upload_id)
+        return None if parts is None else [part["PartNumber"] for part in parts]
+    from assets import storage_views
+
+    parts = storage_views.local_multipart_parts(key, upload_id)
+    return None if parts is None else [number for number, _, _ in parts]
+
+
+def multipart_complete(key: str, upload_id: str) -> bool:
+    """Joins every part that arrived, in order, into the object; False when the upload is unknown or empty."""
+    if not is_s3():
+        from assets import storage_views
+
+        return storage_views.local_multipart_complete(key, upload_id)
+    parts = _s3_parts(key, upload_id)
+    if not parts:
+        return False
+    client, bucket = _s3()
+    try:
+        client.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
+        )
+    except client.exceptions.ClientError as error:
+        if _no_such_upload(error) or error.response.get("Error", {}).get("Code") in {"InvalidPart", "EntityTooSmall"}:
+            return False
+        raise
+    return True
+
+
+def multipart_abort(key: str, upload_id: str) -> None:
+    """Drops a multipart upload and the parts it holds (nothing happens when it is already gone)."""
+    if not upload_id:
+        return
+    if not is_s3():
+        from assets import storage_views
+
+        storage_views.local_multipart_abort(key, upload_id)
+        return
+    client, bucket = _s3()
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except client.exceptions.ClientError as error:
+        if not _no_such_upload(error):
+            raise

@@ -1,0 +1,78 @@
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.vary import vary_on_headers
+
+from assets.forms import AssetFilterForm
+from assets.models import Asset
+from portal.htmx import wants_fragment
+from projects.access import get_project_for_user
+from projects.models import Batch
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def asset_list(request: HttpRequest, project_id) -> HttpResponse:
+    """The Assets tab: the project's assets, filtered, searched and paginated in a constant number of queries."""
+    access = get_project_for_user(request.user, project_id)
+    form = AssetFilterForm(request.GET, organization=access.project.organization)
+    assets = form.filter(Asset.objects.filter(project=access.project).select_related("uploaded_by"))
+    page = Paginator(assets, settings.ASSETS_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"access": access, "project": access.project, "form": form, "page": page, "query": query.urlencode(), "tab": "assets"}
+    if access.can_upload and not wants_fragment(request):
+        # The selection bar: the batches checked assets can go to (newest first).
+        context["batches"] = list(Batch.objects.filter(project=access.project).only("id", "name")[:200])
+    template = "assets/asset_list.html#results" if wants_fragment(request) else "assets/asset_list.html"
+    return render(request, template, context)
+
+
+@login_required
+def asset_detail(request: HttpRequest, project_id, asset_id) -> HttpResponse:
+    """One asset: a preview (the video plays its rendition when it has one), its metadata and its history."""
+    access = get_project_for_user(request.user, project_id)
+    asset = get_object_or_404(
+        Asset.objects.select_related("uploaded_by", "upload_session"), pk=asset_id, project=access.project
+    )
+    return render(
+        request,
+        "assets/asset_detail.html",
+        {"access": access, "project": access.project, "asset": asset, "facts": asset_facts(asset), "tab": "assets"},
+    )
+
+
+def asset_facts(asset: Asset) -> list[tuple[str, str]]:
+    """The media metadata worth showing, in words, in a fixed order."""
+    meta = asset.media_metadata or {}
+    exif = meta.get("exif") or {}
+    facts = []
+    if meta.get("width") and meta.get("height"):
+        facts.append(("Dimensions", f"{meta['width']} × {meta['height']} px"))
+    if meta.get("format"):
+        facts.append(("Format", meta["format"]))
+    if meta.get("container"):
+        codecs = ", ".join(c for c in (meta.get("video_codec"), meta.get("audio_codec")) if c)
+        facts.append(("Container", f"{meta['container']}{f' ({codecs})' if codecs else ''}"))
+    if meta.get("duration_seconds"):
+        facts.append(("Duration", f"{meta['duration_seconds']:.2f} s"))
+    rate = meta.get("avg_frame_rate") or meta.get("frame_rate")
+    if rate:
+        variable = " (variable)" if meta.get("variable_frame_rate") else ""
+        facts.append(("Frame rate", f"{float(rate):.3f} fps{variable}"))
+    if meta.get("frame_count"):
+        facts.append(("Frames", f"{meta['frame_count']:,}"))
+    if meta.get("rotation"):
+        facts.append(("Rotation", f"{meta['rotation']}°"))
+    camera = " ".join(v for v in (exif.get("make"), exif.get("model")) if v)
+    if camera:
+        facts.append(("Camera", camera))
+    if exif.get("datetime_original"):
+        facts.append(("Taken", exif["datetime_original"]))
+    if exif:
+        facts.append(("GPS position", "recorded" if exif.get("has_gps") else "none"))
+    if meta.get("provided"):
+        facts.append(("Source of these values", "given at registration (not probed)"))
+    return facts

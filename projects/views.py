@@ -1,0 +1,150 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from projects import services
+from projects.access import get_membership_for_user, get_project_for_user
+from projects.forms import InvitationForm, ProjectForm, RoleForm, SignUpForm
+from projects.models import Invitation, Membership, Project, role_can_manage
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = (
+        Project.objects.for_user(request.user)
+        .select_related("organization")
+        .annotate(asset_count=Count("assets"), last_upload=Max("assets__created_at"))
+        .order_by("organization__name", "name")
+    )
+    memberships = Membership.objects.for_user(request.user).select_related("organization").order_by("organization__name")
+    groups = []
+    for membership in memberships:
+        groups.append(
+            {
+                "membership": membership,
+                "can_create": role_can_manage(membership.role),
+                "projects": [p for p in projects if p.organization_id == membership.organization_id],
+            }
+        )
+    return render(request, "projects/project_list.html", {"groups": groups})
+
+
+@login_required
+def project_detail(request: HttpRequest, project_id) -> HttpResponse:
+    access = get_project_for_user(request.user, project_id)
+    return redirect("assets:list", project_id=access.project.pk)
+
+
+@login_required
+def project_create(request: HttpRequest, organization_id) -> HttpResponse:
+    membership = get_membership_for_user(request.user, organization_id)
+    if not role_can_manage(membership.role):
+        raise PermissionDenied
+    organization = membership.organization
+    form = ProjectForm(request.POST or None, organization=organization)
+    if request.method == "POST" and form.is_valid():
+        project = services.project_create(organization=organization, created_by=request.user, **form.cleaned_data)
+        messages.success(request, f"Project “{project.name}” created.")
+        return redirect("assets:list", project_id=project.pk)
+    return render(request, "projects/project_form.html", {"form": form, "organization": organization})
+
+
+@login_required
+def project_settings(request: HttpRequest, project_id) -> HttpResponse:
+    access = get_project_for_user(request.user, project_id, need="manage")
+    project = access.project
+    form = ProjectForm(request.POST or None, instance=project, organization=project.organization)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Project settings saved.")
+        return redirect("projects:settings", project_id=project.pk)
+    return render(
+        request, "projects/project_form.html", {"form": form, "organization": project.organization, "access": access, "tab": "settings"}
+    )
+
+
+@login_required
+def organization_members(request: HttpRequest, organization_id) -> HttpResponse:
+    membership = get_membership_for_user(request.user, organization_id, admin=True)
+    organization = membership.organization
+    form = InvitationForm(request.POST or None, organization=organization)
+    if request.method == "POST" and form.is_valid():
+        invitation = services.invitation_create(
+            organization=organization,
+            invited_by=request.user,
+            base_url=request.build_absolute_uri("/"),
+            **form.cleaned_data,
+        )
+        messages.success(request, f"Invitation sent to {invitation.email}.")
+        return redirect("projects:members", organization_id=organization.pk)
+    members = organization.memberships.select_related("user").order_by("user__username")
+    pending = organization.invitations.filter(accepted_at__isnull=True).select_related("invited_by")
+    return render(
+        request,
+        "projects/members.html",
+        {
+            "organization": organization,
+            "members": members,
+            "pending": [i for i in pending if i.is_usable()],
+            "form": form,
+            "roles": Membership.Role.choices,
+        },
+    )
+
+
+@require_POST
+@login_required
+def member_role(request: HttpRequest, organization_id, membership_id: int) -> HttpResponse:
+    admin = get_membership_for_user(request.user, organization_id, admin=True)
+    member = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, organization=admin.organization)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the listed roles.")
+    else:
+        try:
+            services.membership_change_role(membership=member, role=form.cleaned_data["role"])
+            messages.success(request, f"{member.user.username} is now {member.get_role_display().lower()}.")
+        except services.LastAdminError as error:
+            messages.error(request, str(error))
+    return redirect("projects:members", organization_id=admin.organization_id)
+
+
+@require_POST
+@login_required
+def member_remove(request: HttpRequest, organization_id, membership_id: int) -> HttpResponse:
+    admin = get_membership_for_user(request.user, organization_id, admin=True)
+    member = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, organization=admin.organization)
+    try:
+        services.membership_remove(membership=member)
+        messages.success(request, f"{member.user.username} was removed from {admin.organization.name}.")
+    except services.LastAdminError as error:
+        messages.error(request, str(error))
+    return redirect("projects:members", organization_id=admin.organization_id)
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("organization"), token=token)
+    if not invitation.is_usable():
+        return render(request, "projects/invitation_used.html", {"invitation": invitation}, status=410)
+    form = None
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            services.invitation_accept(invitation=invitation, user=request.user)
+            messages.success(request, f"Welcome to {invitation.organization.name}.")
+            return redirect("projects:list")
+    else:
+        form = SignUpForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            user = form.save(commit=False)
+            user.email = invitation.email
+            user.save()
+            services.invitation_accept(invitation=invitation, user=user)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {invitation.organization.name}.")
+            return redirect("projects:list")
+    return render(request, "projects/invitation_accept.html", {"invitation": invitation, "form": form})

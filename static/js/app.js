@@ -1,0 +1,64 @@
+// The portal's one bundle: htmx for server-rendered fragments, plus the small glue the pages need.
+import htmx from "htmx.org";
+import { mountUploads, uploads } from "./upload.js";
+
+window.htmx = htmx;
+// For people and tests who want to look at the transfer state from the console.
+window.portalUploads = uploads;
+
+// Close flash messages and drawers without a round trip (links keep their href for no-JS use).
+document.addEventListener("click", (event) => {
+  const dismiss = event.target.closest("[data-dismiss]");
+  const target = dismiss && dismiss.closest(dismiss.dataset.dismiss);
+  if (target) {
+    event.preventDefault();
+    target.remove();
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") document.querySelector("#drawer-root > *")?.remove();
+});
+document.addEventListener("click", (event) => {
+  if (event.target.id === "drawer-root") event.target.replaceChildren();
+});
+
+// A select or checkbox in a filter form submits it at once (the form carries hx-get).
+document.addEventListener("change", (event) => {
+  const form = event.target.closest("form[data-autosubmit]");
+  if (form && event.target.matches("select, input[type=checkbox], input[type=date]")) htmx.trigger(form, "submit");
+});
+
+// Forms marked data-require-filled keep their submit button disabled until every field has a value.
+function syncRequired(form) {
+  const fields = [...form.querySelectorAll("input:not([type=hidden]):not([type=radio]), select, textarea")];
+  const radios = new Set([...form.querySelectorAll("input[type=radio]")].map((radio) => radio.name));
+  const filled =
+    fields.every((field) => field.value.trim() !== "") &&
+    [...radios].every((name) => form.querySelector(`input[name="${name}"]:checked`));
+  const button = form.querySelector("[type=submit]");
+  if (button) button.disabled = !filled;
+}
+document.addEventListener("input", (event) => {
+  const form = event.target.closest("form[data-require-filled]");
+  if (form) syncRequired(form);
+});
+document.addEventListener("change", (event) => {
+  const form = event.target.closest("form[data-require-filled]");
+  if (form) syncRequired(form);
+});
+
+function onPage() {
+  document.querySelectorAll("form[data-require-filled]").forEach(syncRequired);
+  mountUploads();
+}
+document.addEventListener("DOMContentLoaded", onPage);
+document.addEventListener("htmx:afterSettle", onPage);
+if (document.readyState !== "loading") onPage();
+
+// Polled rows are applied by the upload glue in one pass (htmx's own out-of-band swaps of many rows cost
+// one event per row per row), then the table-wide checks run once.
+// (beforeSwap: the poller is replaced by the answer's own, and a detached element's events reach no one.)
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.elt?.id !== "session-poller" || event.detail.isError) return;
+  uploads.applyServerRows(event.detail.xhr.responseText);
+});

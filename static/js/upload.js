@@ -1,0 +1,671 @@
+// Glue between the drop zone, the transfer engine (Uppy, headless, with @uppy/aws-s3) and the
+// server-rendered rows of an upload session. One manager lives for the whole tab: htmx-boosted
+// navigation swaps the page but keeps this module, so transfers go on while people browse.
+import AwsS3 from "@uppy/aws-s3";
+import Uppy from "@uppy/core";
+
+const ACTIVE = new Set(["hashing", "registering", "queued", "uploading"]);
+// Completions go out at most this long after the first one waiting, in batches of at most this many.
+const COMPLETE_DELAY_MS = 1000;
+const COMPLETE_BATCH = 100;
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function postJSON(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body: JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  let data = {};
+  try {
+    data = await response.json();
+  } catch {
+    data = { error: `The portal answered ${response.status}.` };
+  }
+  if (!response.ok) {
+    const error = new Error(data.error || `The portal answered ${response.status}.`);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+// The embedded storage signs paths on the portal's own origin; the engine wants whole URLs.
+function absolute(signed) {
+  return { ...signed, url: new URL(signed.url, window.location.href).href };
+}
+
+function formatSize(bytes) {
+  const units = ["bytes", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function describeError(error) {
+  const status = error?.status ?? error?.cause?.status;
+  const code = error?.code ?? error?.serviceCode ?? "";
+  if (error?.name === "S3NetworkError" || code === "NETWORK" || status === 0) {
+    return "The connection to storage failed several times.";
+  }
+  if (code === "AccessDenied" || status === 403) return "Storage refused the upload (the signed URL was refused or had expired).";
+  if (code === "BadDigest") return "The bytes sent did not match the file's checksum.";
+  if (status) return `Storage answered ${status}${code ? ` (${code})` : ""}.`;
+  return error?.message || "The transfer failed.";
+}
+
+class HashPool {
+  constructor(url, size) {
+    this.pending = new Map();
+    this.next = 0;
+    this.workers = Array.from({ length: size }, () => {
+      const worker = new Worker(url, { type: "module" });
+      worker.onmessage = ({ data }) => {
+        const waiter = this.pending.get(data.id);
+        this.pending.delete(data.id);
+        if (data.error) waiter?.reject(new Error(data.error));
+        else waiter?.resolve(data.sha256);
+      };
+      return worker;
+    });
+  }
+
+  hash(id, file) {
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.workers[this.next++ % this.workers.length].postMessage({ id, file });
+    });
+  }
+}
+
+class UploadManager {
+  constructor() {
+    this.records = new Map(); // client id -> record
+    this.byAsset = new Map();
+    this.byKey = new Map();
+    this.putCache = new Map(); // object key -> signed single PUT handed out by register/retry
+    this.completeQueues = new Map(); // session id -> { ids, timer, url }
+    this.dirty = new Set();
+    this.frame = 0;
+    this.sequence = 0;
+    this.hashes = null;
+    this.uppy = null;
+    this.partSize = 16 * 1024 * 1024;
+  }
+
+  // --- engine ---------------------------------------------------------------------------------
+  engine(concurrency) {
+    if (this.uppy) return this.uppy;
+    this.uppy = new Uppy({ autoProceed: false, allowMultipleUploadBatches: true });
+    this.uppy.use(AwsS3, {
+      limit: concurrency,
+      shouldUseMultipart: (file) => Boolean(file.meta.multipart),
+      // Called with the size only; every multipart file gets the part size the server named.
+      getChunkSize: () => this.partSize,
+      generateObjectKey: (file) => file.meta.key,
+      signRequest: (request) => this.sign(request),
+    });
+    this.uppy.on("upload-progress", (file, progress) => {
+      const record = this.byKey.get(file?.meta.key);
+      if (!record) return;
+      record.state = "uploading";
+      record.progress = progress.bytesTotal ? progress.bytesUploaded / progress.bytesTotal : 0;
+      this.touch(record);
+    });
+    this.uppy.on("upload-success", (file) => {
+      const record = this.byKey.get(file?.meta.key);
+      if (!record) return;
+      record.state = "verifying";
+      record.progress = 1;
+      this.touch(record);
+      this.queueComplete(record);
+      setTimeout(() => this.uppy.removeFile(file.id), 0);
+    });
+    this.uppy.on("upload-error", (file, error) => {
+      const record = this.byKey.get(file?.meta.key);
+      if (!record) return;
+      setTimeout(() => this.uppy.removeFile(file.id), 0);
+      this.markFailed(record, describeError(error), true);
+    });
+    return this.uppy;
+  }
+
+  async sign(request) {
+    if (request.method === "PUT" && !request.uploadId) {
+      const cached = this.putCache.get(request.key);
+      if (cached) {
+        this.putCache.delete(request.key);
+        return absolute(cached);
+      }
+    }
+    const record = this.byKey.get(request.key);
+    if (!record) throw new Error("This file is no longer part of an upload.");
+    const signed = await postJSON(record.session.signUrl, {
+      method: request.method,
+      key: request.key,
+      uploadId: request.uploadId,
+      partNumber: request.partNumber,
+    });
+    return absolute(signed);
+  }
+
+  // --- adding files ---------------------------------------------------------------------------
+  async addFiles(session, fileList) {
+    const files = Array.from(fileList).filter((file) => file.size !== undefined);
+    this.hideAlert();
+    if (!files.length) return;
+    if (files.length > session.limits.perDrop) {
+      this.showAlert(
+        `${files.length} files were added at once; add at most ${session.limits.perDrop} at a time, then the next ones. Nothing from this drop was added.`,
+      );
+      return;
+    }
+    const records = files.map((file) => {
+      const record = {
+        cid: `f${Date.now().toString(36)}${(this.sequence++).toString(36)}`,
+        file,
+        name: file.name,
+        size: file.size,
+        type: file.type,
+        session,
+        state: "hashing",
+        progress: 0,
+        reason: "",
+      };
+      this.records.set(record.cid, record);
+      return record;
+    });
+    this.renderNewRows(records);
+    this.updateBadge();
+
+    const hashes = this.hashPool();
+    const hashed = await Promise.all(
+      records.map((record) =>
+        hashes.hash(record.cid, record.file).then(
+          (sha256) => ({ record, sha256 }),
+          (error) => {
+            record.state = "refused";
+            record.reason = error.message;
+            this.touch(record);
+            return null;
+          },
+        ),
+      ),
+    );
+    const ready = hashed.filter(Boolean);
+    if (!ready.length) return this.updateBadge();
+    ready.forEach(({ record }) => {
+      record.state = "registering";
+      this.touch(record);
+    });
+    let answer;
+    try {
+      answer = await postJSON(session.registerUrl, {
+        files: ready.map(({ record, sha256 }) => ({
+          clientId: record.cid,
+          name: record.name,
+          size: record.size,
+          contentType: record.type,
+          sha256,
+        })),
+      });
+    } catch (error) {
+      // The whole drop was refused and nothing was added: say why and take its rows away.
+      records.forEach((record) => this.forget(record));
+      this.showAlert(error.message);
+      return this.updateBadge();
+    }
+    const duplicates = [];
+    const toUpload = [];
+    for (const result of answer.files) {
+      const record = this.records.get(result.clientId);
+      if (!record) continue;
+      if (result.outcome === "upload") {
+        this.assign(record, result);
+        toUpload.push(record);
+      } else if (result.outcome === "duplicate") {
+        record.state = "duplicate";
+        record.reason = result.reason;
+        record.file = null;
+        duplicates.push(record);
+        this.touch(record);
+      } else {
+        record.state = "refused";
+        record.reason = result.reason;
+        record.file = null;
+        this.touch(record);
+      }
+    }
+    this.start(session, toUpload);
+    if (duplicates.length) this.showDuplicates(duplicates);
+    this.updateBadge();
+  }
+
+  hashPool() {
+    if (!this.hashes) {
+      const url = document.body.dataset.hashWorker;
+      this.hashes = new HashPool(url, Math.max(1, Math.min(2, (navigator.hardwareConcurrency || 2) - 1)));
+    }
+    return this.hashes;
+  }
+
+  assign(record, instructions) {
+    if (record.key) this.byKey.delete(record.key);
+    const oldRow = this.rowFor(record);
+    record.assetId = instructions.assetId;
+    record.key = instructions.key;
+    record.multipart = Boolean(instructions.multipart);
+    if (record.multipart) this.partSize = instructions.multipart.partSize;
+    record.state = "queued";
+    record.progress = 0;
+    record.reason = "";
+    record.reported = false;
+    this.byAsset.set(record.assetId, record);
+    this.byKey.set(record.key, record);
+    if (instructions.put) this.putCache.set(record.key, instructions.put);
+    // The row takes the asset's id, so the server's polled rows and this record meet.
+    const existing = document.getElementById(`asset-${record.assetId}`);
+    if (oldRow && existing && existing !== oldRow) oldRow.remove();
+    else if (oldRow) oldRow.id = `asset-${record.assetId}`;
+    this.touch(record);
+  }
+
+  start(session, records) {
+    if (!records.length) return;
+    const uppy = this.engine(session.limits.concurrency);
+    uppy.addFiles(
+      records.map((record) => ({
+        name: record.name,
+        type: record.type || "application/octet-stream",
+        data: record.file,
+        meta: { key: record.key, multipart: record.multipart, assetId: record.assetId },
+        source: record.cid,
+        isRemote: false,
+      })),
+    );
+    uppy.upload().catch(() => {});
+  }
+
+  // --- completion, failure and retry ----------------------------------------------------------
+  queueComplete(record) {
+    const session = record.session;
+    let queue = this.completeQueues.get(session.id);
+    if (!queue) {
+      queue = { ids: [], timer: 0, url: session.completeUrl, sending: Promise.resolve() };
+      this.completeQueues.set(session.id, queue);
+    }
+    queue.ids.push(record.assetId);
+    if (queue.ids.length >= COMPLETE_BATCH) this.sendCompletes(queue);
+    else if (!queue.timer) queue.timer = setTimeout(() => this.sendCompletes(queue), COMPLETE_DELAY_MS);
+    this.updateBadge();
+  }
+
+  sendCompletes(queue) {
+    clearTimeout(queue.timer);
+    queue.timer = 0;
+    const ids = queue.ids.splice(0, queue.ids.length);
+    if (ids.length) {
+      const sent = postJSON(queue.url, { assetIds: ids })
+        .then(() => {
+          ids.forEach((id) => {
+            const record = this.byAsset.get(id);
+            if (record) record.reported = true;
+          });
+          this.updateBadge();
+        })
+        .catch((error) => this.showAlert(error.message));
+      queue.sending = Promise.all([queue.sending, sent]);
+    }
+    return queue.sending;
+  }
+
+  // Completions are batched for a moment; Finalize sends what is waiting first.
+  flushCompletes() {
+    return Promise.all([...this.completeQueues.values()].map((queue) => this.sendCompletes(queue)));
+  }
+
+  markFailed(record, reason, report) {
+    record.state = "failed";
+    record.reason = `${reason} Retry to upload it again.`;
+    this.touch(record);
+    this.updateBadge();
+    if (report && record.assetId) {
+      postJSON(record.session.failUrl, { failures: [{ assetId: record.assetId, reason }] }).catch(() => {});
+    }
+  }
+
+  async retry(session, assetIds) {
+    const withFile = assetIds.filter((id) => this.byAsset.get(id)?.file);
+    const withoutFile = assetIds.filter((id) => !this.byAsset.get(id)?.file);
+    if (withFile.length) {
+      try {
+        const answer = await postJSON(session.retryUrl, { assetIds: withFile });
+        const records = answer.files.map((instructions) => {
+          const record = this.byAsset.get(instructions.assetId);
+          record.session = session;
+          this.assign(record, instructions);
+          return record;
+        });
+        this.start(session, records);
+      } catch (error) {
+        this.showAlert(error.message);
+      }
+    }
+    if (withoutFile.length) {
+      // After a reload the browser no longer has the file: choosing it again resumes it (same content, same asset).
+      this.showAlert(
+        `Select ${withoutFile.length === 1 ? "the failed file" : `the ${withoutFile.length} failed files`} again to retry: this tab no longer holds ${withoutFile.length === 1 ? "it" : "them"}.`,
+        "info",
+      );
+      document.querySelector("[data-file-input]")?.click();
+    }
+    this.updateBadge();
+  }
+
+  forget(record) {
+    this.records.delete(record.cid);
+    if (record.assetId) this.byAsset.delete(record.assetId);
+    if (record.key) this.byKey.delete(record.key);
+    this.rowFor(record)?.remove();
+  }
+
+  // --- counts ---------------------------------------------------------------------------------
+  // Files whose bytes are moving, or sent but not yet reported to the portal: leaving now would lose them.
+  active(sessionId) {
+    let count = 0;
+    for (const record of this.records.values()) {
+      const busy = ACTIVE.has(record.state) || (record.state === "verifying" && !record.reported);
+      if (busy && (!sessionId || record.session.id === sessionId)) count += 1;
+    }
+    return count;
+  }
+
+  // The header count, Finalize and Retry all failed are refreshed at most once per frame.
+  updateBadge() {
+    this.scheduleRowChecks();
+  }
+
+  refreshIndicators() {
+    const badge = document.getElementById("upload-badge");
+    if (!badge) return;
+    const count = this.active();
+    badge.hidden = count === 0;
+    badge.querySelector("[data-upload-count]").textContent = count.toLocaleString();
+    const first = [...this.records.values()].find((record) => ACTIVE.has(record.state));
+    if (first) badge.href = first.session.url;
+    const finalize = document.querySelector("[data-finalize]");
+    const page = document.querySelector("[data-upload-session]");
+    if (finalize && page) {
+      const moving = this.active(page.dataset.uploadSession);
+      finalize.disabled = moving > 0;
+      finalize.title = moving ? `Wait for the ${moving} file${moving === 1 ? "" : "s"} still uploading.` : "";
+    }
+    this.updateRetryAll();
+  }
+
+  updateRetryAll() {
+    const button = document.querySelector("[data-retry-all]");
+    if (!button) return;
+    const failed = document.querySelectorAll('#file-rows tr[data-status="upload_error"]').length;
+    button.hidden = failed === 0;
+    button.textContent = `Retry all failed (${failed})`;
+  }
+
+  // Table-wide checks run at most once per frame, however many rows changed.
+  scheduleRowChecks() {
+    if (this.rowCheckFrame) return;
+    this.rowCheckFrame = requestAnimationFrame(() => {
+      this.rowCheckFrame = 0;
+      this.refreshIndicators();
+    });
+  }
+
+  // --- rows -----------------------------------------------------------------------------------
+  rowFor(record) {
+    return (record.assetId && document.getElementById(`asset-${record.assetId}`)) || document.getElementById(`file-${record.cid}`);
+  }
+
+  renderNewRows(records) {
+    const body = document.getElementById("file-rows");
+    if (!body) return;
+    const fragment = document.createDocumentFragment();
+    for (const record of records) {
+      if (record.session.id !== this.pageSessionId()) continue;
+      const row = document.createElement("tr");
+      row.id = `file-${record.cid}`;
+      row.innerHTML =
+        '<td class="name-cell"></td><td class="num"></td><td class="progress-cell"><div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"><span></span></div></td><td><span class="badge"></span></td><td class="reason-cell"></td><td class="num"></td>';
+      row.cells[0].textContent = record.name;
+      row.cells[0].title = record.name;
+      row.cells[1].textContent = formatSize(record.size);
+      fragment.append(row);
+      this.paint(record, row);
+    }
+    body.append(fragment);
+    document.querySelector("[data-files-empty]")?.setAttribute("hidden", "");
+  }
+
+  pageSessionId() {
+    return document.querySelector("[data-upload-session]")?.dataset.uploadSession;
+  }
+
+  touch(record) {
+    this.dirty.add(record);
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    this.frame = 0;
+    const pageSession = this.pageSessionId();
+    for (const record of this.dirty) {
+      if (record.session.id !== pageSession) continue;
+      const row = this.rowFor(record);
+      if (row) this.paint(record, row);
+    }
+    this.dirty.clear();
+  }
+
+  paint(record, row) {
+    const labels = {
+      hashing: ["uploading", "Uploading", "Preparing (computing its checksum)"],
+      registering: ["uploading", "Uploading", "Preparing"],
+      queued: ["uploading", "Uploading", "Waiting for a free connection"],
+      uploading: ["uploading", "Uploading", ""],
+      verifying: ["uploading", "Uploading", "Sent; checking what storage received"],
+      failed: ["upload_error", "Upload Error", record.reason],
+      duplicate: ["skipped", "Skipped", record.reason],
+      refused: ["refused", "Refused", record.reason],
+    };
+    // Once the server has the last word (done, or failed after the bytes arrived) its row stays as rendered.
+    if (!labels[record.state]) return;
+    const [status, label, note] = labels[record.state];
+    row.dataset.status = status;
+    row.classList.toggle("is-skipped", record.state === "duplicate");
+    const badge = row.querySelector(".badge") || row.cells[3];
+    badge.className = `badge badge-${status}`;
+    badge.textContent = label;
+    const bar = row.querySelector(".progress");
+    const fill = bar?.firstElementChild;
+    if (bar && fill) {
+      const percent = Math.round(record.progress * 100);
+      bar.classList.toggle("is-indeterminate", record.state === "hashing" || record.state === "registering");
+      bar.setAttribute("aria-valuenow", String(percent));
+      fill.style.transform = `scaleX(${record.progress})`;
+      fill.className = record.state === "failed" ? "is-error" : record.state === "verifying" ? "is-done" : "";
+    }
+    const reason = row.cells[4];
+    if (reason) {
+      const text = record.state === "uploading" ? `${formatSize(Math.round(record.progress * record.size))} of ${formatSize(record.size)}` : note;
+      reason.textContent = text || "";
+    }
+    const action = row.cells[5];
+    if (action) {
+      action.replaceChildren();
+      if (record.state === "failed" && record.assetId) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "btn btn-sm";
+        button.dataset.retry = record.assetId;
+        button.textContent = "Retry";
+        action.append(button);
+      }
+    }
+  }
+
+  // --- messages -------------------------------------------------------------------------------
+  showAlert(message, kind = "error") {
+    const alert = document.querySelector("[data-upload-alert]");
+    if (!alert) return window.alert(message);
+    alert.className = `alert alert-${kind}`;
+    alert.textContent = message;
+    alert.hidden = false;
+  }
+
+  hideAlert() {
+    const alert = document.querySelector("[data-upload-alert]");
+    if (alert) alert.hidden = true;
+  }
+
+  showDuplicates(records) {
+    const dialog = document.querySelector("[data-duplicates-dialog]");
+    if (!dialog) return;
+    dialog.querySelector("[data-duplicates-count]").textContent =
+      `${records.length} duplicate file${records.length === 1 ? " was" : "s were"} skipped`;
+    const list = dialog.querySelector("[data-duplicates-list]");
+    list.replaceChildren(
+      ...records.map((record) => {
+        const item = document.createElement("li");
+        item.textContent = `${record.name} — ${record.reason}`;
+        return item;
+      }),
+    );
+    if (!dialog.open) dialog.showModal();
+  }
+
+  // --- the session page -----------------------------------------------------------------------
+  mount(root) {
+    const session = {
+      id: root.dataset.uploadSession,
+      url: root.dataset.sessionUrl,
+      registerUrl: root.dataset.registerUrl,
+      signUrl: root.dataset.signUrl,
+      completeUrl: root.dataset.completeUrl,
+      failUrl: root.dataset.failUrl,
+      retryUrl: root.dataset.retryUrl,
+      limits: JSON.parse(document.getElementById("upload-limits").textContent),
+    };
+    // Files added before navigating away come back into view with their live state.
+    const mine = [...this.records.values()].filter((record) => record.session.id === session.id);
+    this.renderNewRows(mine.filter((record) => !this.rowFor(record)));
+    mine.forEach((record) => {
+      record.session = { ...record.session, ...session };
+      this.touch(record);
+    });
+    const zone = root.querySelector("[data-dropzone]");
+    const input = root.querySelector("[data-file-input]");
+    if (zone && input) {
+      const add = (files) => this.addFiles(session, files);
+      root.querySelector("[data-pick]")?.addEventListener("click", () => input.click());
+      zone.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          input.click();
+        }
+      });
+      input.addEventListener("change", () => {
+        add(input.files);
+        input.value = "";
+      });
+      zone.addEventListener("dragover", (event) => {
+        event.preventDefault();
+        zone.classList.add("is-over");
+      });
+      zone.addEventListener("dragleave", () => zone.classList.remove("is-over"));
+      zone.addEventListener("drop", (event) => {
+        event.preventDefault();
+        zone.classList.remove("is-over");
+        add(event.dataTransfer.files);
+      });
+    }
+    root.addEventListener("click", (event) => {
+      const retry = event.target.closest("[data-retry]");
+      if (retry) this.retry(session, [retry.dataset.retry]);
+    });
+    document.querySelector("[data-retry-all]")?.addEventListener("click", () => {
+      const ids = [...document.querySelectorAll('#file-rows tr[data-status="upload_error"]')].map((row) => row.dataset.assetId).filter(Boolean);
+      this.retry(session, ids);
+    });
+    const form = document.querySelector("[data-finalize-form]");
+    // htmx asks before it sends the (boosted) form: send pending completions first, then confirm failures.
+    form?.addEventListener("htmx:confirm", (event) => {
+      event.preventDefault();
+      this.flushCompletes().then(() => {
+        const failed = document.querySelectorAll('#file-rows tr[data-status="upload_error"]').length;
+        if (failed === 0) return event.detail.issueRequest(true);
+        const dialog = document.querySelector("[data-finalize-dialog]");
+        dialog.querySelector("[data-finalize-failed]").textContent = `${failed} failed file${failed === 1 ? "" : "s"}`;
+        dialog.addEventListener(
+          "close",
+          () => {
+            if (dialog.returnValue === "confirm") event.detail.issueRequest(true);
+          },
+          { once: true },
+        );
+        dialog.showModal();
+      });
+    });
+    this.updateBadge();
+  }
+
+  // Polled rows replace the page's rows, unless the browser knows better (it is still sending the bytes) or
+  // the page already shows that version; rows the page does not show yet (another tab, a script) are added.
+  applyServerRows(html) {
+    const body = document.getElementById("file-rows");
+    if (!body) return;
+    const parsed = new DOMParser().parseFromString(html, "text/html");
+    const rows = parsed.querySelectorAll("tbody[data-changed-rows] > tr");
+    for (const incoming of rows) {
+      const current = document.getElementById(incoming.id);
+      if (current?.dataset.version === incoming.dataset.version) continue;
+      const record = this.byAsset.get(incoming.dataset.assetId);
+      if (record) {
+        if (incoming.dataset.status === "uploading" && record.state !== "failed") continue;
+        record.state = "settled";
+        // The server has the bytes: the File need not stay referenced (a failed one stays, for Retry).
+        if (incoming.dataset.status !== "upload_error") record.file = null;
+      }
+      const adopted = document.importNode(incoming, true);
+      if (current) current.replaceWith(adopted);
+      else body.append(adopted);
+    }
+    if (rows.length) document.querySelector("[data-files-empty]")?.setAttribute("hidden", "");
+    this.scheduleRowChecks();
+  }
+}
+
+export const uploads = new UploadManager();
+
+export function mountUploads() {
+  const root = document.querySelector("[data-upload-session]");
+  if (root && !root.dataset.mounted) {
+    root.dataset.mounted = "1";
+    uploads.mount(root);
+  }
+  uploads.updateBadge();
+}
+
+window.addEventListener("beforeunload", (event) => {
+  if (uploads.active() > 0) {
+    event.preventDefault();
+    event.returnValue = "";
+  }
+});

@@ -1,0 +1,94 @@
+"""Uploads keep going while people browse the portal (seed 003): the header counts them everywhere, and
+closing the tab while bytes move asks first."""
+
+import random
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from assets.models import Asset
+from tests.e2e.browser import chromium_page, log_in, served_static, skip_without_chromium  # noqa: F401
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("served_static", "eager_tasks"),
+    skip_without_chromium,
+]
+
+
+def _photos(folder, count: int):
+    paths = []
+    for i in range(count):
+        rng = random.Random(i)
+        image = Image.effect_noise((400, 300), 80).convert("RGB")
+        image.putpixel((rng.randrange(400), rng.randrange(300)), (255, i % 256, 0))
+        path = folder / f"shot_{i:02}.jpg"
+        image.save(path, "JPEG", quality=95)
+        paths.append(str(path))
+    return paths
+
+
+def _slow_network(page) -> None:
+    """About 300 KB/s up: long enough to browse while the files are still on their way."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 40, "downloadThroughput": 4_000_000, "uploadThroughput": 300_000},
+    )
+
+
+def test_uploads_go_on_while_browsing_and_the_header_counts_them(live_server, member, project, tmp_path):
+    files = _photos(tmp_path, 24)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
+        page.get_by_role("link", name="Add Assets").click()
+        page.locator("label.choice", has_text="Image").click()
+        page.fill("#id_view_name", "Roof camera")
+        page.fill("#id_capture_date", "2026-11-19")
+        page.locator("[data-continue]").click()
+        page.wait_for_selector("[data-dropzone]")
+        _slow_network(page)
+        page.set_input_files("[data-file-input]", files)
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr').length === 24")
+
+        # Boosted navigation: another page of the portal, same tab, same transfers.
+        page.locator("nav.tabs a", has_text="Assets").click()
+        page.wait_for_url("**/assets/")
+        badge = page.locator("#upload-badge")
+        badge.wait_for(state="visible")
+        assert int(badge.locator("[data-upload-count]").inner_text()) > 0
+        page.locator("a.brand").click()
+        page.wait_for_url("**/projects/")
+        page.locator("h1", has_text="Projects").wait_for()
+        # The count follows people around the portal.
+        page.locator("#upload-badge").wait_for(state="visible", timeout=5_000)
+
+        page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
+        page.goto(page.url)  # a fresh page: what the server says now
+        page.locator("#upload-badge").wait_for(state="hidden")
+    assert Asset.objects.filter(upload_session__view_name="Roof camera", status=Asset.Status.READY).count() == 24
+
+
+def test_closing_the_tab_while_bytes_move_asks_first(live_server, member, project, tmp_path):
+    files = _photos(tmp_path, 12)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        page.goto(live_server.url + reverse("uploads:new", args=[project.pk]))
+        page.locator("label.choice", has_text="Image").click()
+        page.fill("#id_view_name", "Leaving early")
+        page.fill("#id_capture_date", "2026-11-19")
+        page.locator("[data-continue]").click()
+        page.wait_for_selector("[data-dropzone]")
+        _slow_network(page)
+        page.set_input_files("[data-file-input]", files)
+        page.locator("#upload-badge").wait_for(state="visible")
+        asked = []
+        page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+        page.close(run_before_unload=True)
+        page.wait_for_timeout(500)
+        assert asked == ["beforeunload"]
+        assert not page.is_closed(), "dismissing the prompt keeps the tab and its uploads"

@@ -1,0 +1,301 @@
+"""Completing transfers: `upload_complete` queues `verify_uploads`, which checks each stored object and moves the
+file to Uploaded or Upload Error — on the embedded storage and on an S3-compatible endpoint (moto)."""
+
+import hashlib
+import re
+from datetime import date
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from assets import storage, tasks
+from assets.models import Asset
+from tests.media_factory import make_jpeg, make_png
+from uploads.models import UploadSession
+from uploads.services import UploadRefused, upload_complete, upload_session_register, upload_sign
+
+S = Asset.Status
+TEXT = b"name,url\nfront door,https://example.com/a.jpg\n" * 40
+
+
+@pytest.fixture
+def verify(eager_tasks, django_capture_on_commit_callbacks, queued_processing):
+    """Completes files the way the browser does; the verification task runs when the request's transaction commits."""
+
+    def complete(session, *assets) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            queued = upload_complete(session=session, asset_ids=[str(a.pk) for a in assets])
+        for asset in assets:
+            asset.refresh_from_db()
+        return queued
+
+    return complete
+
+
+def _register(session, name: str, data: bytes, content_type: str) -> Asset:
+    [result] = upload_session_register(
+        session=session,
+        user=session.created_by,
+        files=[{"name": name, "size": len(data), "contentType": content_type, "sha256": hashlib.sha256(data).hexdigest()}],
+    )
+    assert result.outcome == "upload", result.reason
+    return result.asset
+
+
+def _send(client, transfer, data: bytes = b""):
+    """Sends one signed request where it points: the store (an absolute URL) or the portal's own endpoint."""
+    headers = dict(transfer.get("headers", {}))
+    if transfer["url"].startswith("http"):
+        response = requests.request(transfer["method"], transfer["url"], data=data, headers=headers, timeout=30)
+        return response.status_code, response.headers, response.content
+    content_type = headers.pop("Content-Type", "application/octet-stream")
+    response = client.generic(transfer["method"], transfer["url"], data=data, content_type=content_type, headers=headers)
+    return response.status_code, response, response.content
+
+
+def _put(client, asset: Asset, data: bytes) -> None:
+    transfer = storage.presign("put", asset.storage_key, size=asset.size, sha256=asset.sha256, content_type=asset.content_type)
+    status, _, body = _send(client, transfer, data)
+    assert status == 200, body
+
+
+@pytest.fixture
+def bystander(upload_session) -> Asset:
+    """Another file of the session, still uploading: nothing that happens to its neighbours may touch it."""
+    return _register(upload_session, "bystander.jpg", make_jpeg(40, 30), "image/jpeg")
+
+
+def _snapshot(asset: Asset) -> tuple:
+    asset = Asset.objects.get(pk=asset.pk)
+    return asset.status, asset.storage_key, asset.error_reason, asset.updated_at
+
+
+# --- the happy path --------------------------------------------------------------------------------
+
+
+def test_a_file_put_with_the_right_bytes_becomes_uploaded(storage_backend, client, upload_session, verify, queued_processing, bystander):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    before = _snapshot(bystander)
+    _put(client, asset, data)
+
+    assert verify(upload_session, asset) == 1
+
+    assert (asset.status, asset.error_reason) == (S.UPLOADED, "")
+    assert (asset.size, asset.content_type) == (len(data), "image/jpeg")
+    assert storage.stored_size(asset.storage_key) == len(data)
+    assert [queued.pk for queued in queued_processing] == [asset.pk]
+    assert _snapshot(bystander) == before
+
+
+def test_content_type_comes_from_the_bytes_not_the_declaration(storage_backend, client, upload_session, verify):
+    data = make_png()
+    asset = _register(upload_session, "scan.png", data, "")
+    _put(client, asset, data)
+
+    verify(upload_session, asset)
+
+    assert (asset.status, asset.content_type) == (S.UPLOADED, "image/png")
+
+
+def test_a_file_sent_in_parts_becomes_uploaded(storage_backend, client, upload_session, verify, settings):
+    settings.UPLOAD_MULTIPART_THRESHOLD = 1024
+    data = make_jpeg(96, 64)
+    asset = _register(upload_session, "big.jpg", data, "image/jpeg")
+    key = asset.storage_key
+
+    _, _, created = _send(client, upload_sign(session=upload_session, request={"method": "POST", "key": key}))
+    upload_id = re.search(rb"<UploadId>([^<]+)</UploadId>", created).group(1).decode()
+    part = upload_sign(session=upload_session, request={"method": "PUT", "key": key, "uploadId": upload_id, "partNumber": 1})
+    status, headers, _ = _send(client, part, data)
+    assert status == 200
+    done = upload_sign(session=upload_session, request={"method": "POST", "key": key, "uploadId": upload_id})
+    body = f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{headers['ETag']}</ETag></Part></CompleteMultipartUpload>"
+    assert _send(client, done, body.encode())[0] == 200
+
+    verify(upload_session, asset)
+
+    assert asset.status == S.UPLOADED
+    assert storage.stored_size(key) == len(data)
+
+
+def test_verifying_twice_moves_a_file_once(storage_backend, client, upload_session, verify, queued_processing, django_capture_on_commit_callbacks):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    _put(client, asset, data)
+    verify(upload_session, asset)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.verify_uploads([str(asset.pk)])
+
+    asset.refresh_from_db()
+    assert asset.status == S.UPLOADED
+    assert len(queued_processing) == 1
+
+
+# --- what goes wrong -------------------------------------------------------------------------------
+
+
+def test_a_file_that_never_arrived_is_an_upload_error(storage_backend, upload_session, verify, queued_processing, bystander):
+    asset = _register(upload_session, "lost.jpg", make_jpeg(), "image/jpeg")
+    before = _snapshot(bystander)
+
+    verify(upload_session, asset)
+
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason == "The file never arrived in storage. Retry to upload it again."
+    assert queued_processing == []
+    assert _snapshot(bystander) == before
+
+
+def test_a_stored_object_of_another_size_is_an_upload_error_and_discarded(storage_backend, upload_session, verify, queued_processing, bystander):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    shorter = data[: len(data) // 2]
+    assert default_storage.save(asset.storage_key, ContentFile(shorter)) == asset.storage_key
+    before = _snapshot(bystander)
+
+    verify(upload_session, asset)
+
+    assert asset.status == S.UPLOAD_ERROR
+    assert f"The stored file is {_size(len(shorter))} but {_size(len(data))} were declared" in asset.error_reason
+    assert asset.error_reason.endswith("it was discarded. Retry to upload it again.")
+    assert storage.stored_size(asset.storage_key) is None
+    assert queued_processing == []
+    assert _snapshot(bystander) == before
+
+
+def _size(n: int) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    return f"{filesizeformat(n)} ({n:,} bytes)"
+
+
+def test_a_png_named_jpg_is_refused_by_a_project_that_takes_only_jpeg(storage_backend, client, upload_session, verify, queued_processing, bystander):
+    project = upload_session.project
+    project.image_formats = ["JPEG"]
+    project.save()
+    data = make_png()
+    asset = _register(upload_session, "holiday.jpg", data, "image/jpeg")
+    _put(client, asset, data)
+    before = _snapshot(bystander)
+
+    verify(upload_session, asset)
+
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason == "The file is a PNG image; this project takes only JPEG images."
+    assert storage.stored_size(asset.storage_key) is None
+    assert queued_processing == []
+    assert _snapshot(bystander) == before
+
+
+def test_a_jpeg_is_taken_by_a_project_that_takes_only_jpeg(storage_backend, client, upload_session, verify):
+    project = upload_session.project
+    project.image_formats = ["JPEG"]
+    project.save()
+    data = make_jpeg()
+    asset = _register(upload_session, "holiday.jpg", data, "image/jpeg")
+    _put(client, asset, data)
+
+    verify(upload_session, asset)
+
+    assert asset.status == S.UPLOADED
+
+
+def test_a_text_file_declared_as_a_video_is_an_upload_error(storage_backend, client, project, member, verify, queued_processing):
+    session = UploadSession.objects.create(
+        project=project, created_by=member, asset_type="video", view_name="Gate", capture_date=date(2026, 11, 20)
+    )
+    bystander = _register(session, "real.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(64), "video/mp4")
+    asset = _register(session, "clip.mp4", TEXT, "video/mp4")
+    _put(client, asset, TEXT)
+    before = _snapshot(bystander)
+
+    verify(session, asset)
+
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason == "The file's content is text, not a video, whatever its name says."
+    assert storage.stored_size(asset.storage_key) is None
+    assert queued_processing == []
+    assert _snapshot(bystander) == before
+
+
+def test_an_image_in_a_video_session_is_an_upload_error(storage_backend, client, project, member, verify):
+    session = UploadSession.objects.create(
+        project=project, created_by=member, asset_type="video", view_name="Gate", capture_date=date(2026, 11, 20)
+    )
+    data = make_jpeg()
+    asset = _register(session, "clip.mp4", data, "video/mp4")
+    _put(client, asset, data)
+
+    verify(session, asset)
+
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason == "The file's content is a JPEG image, not a video, whatever its name says."
+
+
+def test_bytes_other_than_declared_are_discarded_when_the_worker_reads_them(storage_backend, upload_session, eager_tasks, django_capture_on_commit_callbacks):
+    pytest.importorskip("assets.media")
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    # Same size and still a JPEG, other bytes: only the sha256 tells (moto does not check checksums).
+    other = data[:-3] + bytes(3)
+    default_storage.save(asset.storage_key, ContentFile(other))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_complete(session=upload_session, asset_ids=[str(asset.pk)])
+
+    asset.refresh_from_db()
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason == (
+        "The stored bytes do not match the sha256 declared for this file; it was discarded. Retry to upload it again."
+    )
+    assert storage.stored_size(asset.storage_key) is None
+
+
+# --- which files a completion touches ---------------------------------------------------------------
+
+
+def test_completion_queues_only_uploading_files_of_the_session(storage_backend, upload_session, project, member, verify):
+    failed = _register(upload_session, "failed.jpg", make_jpeg(30, 20), "image/jpeg")
+    assert failed.mark_upload_error("The transfer failed.")
+    other_session = UploadSession.objects.create(
+        project=project, created_by=member, asset_type="image", view_name="Other", capture_date=date(2026, 11, 20)
+    )
+    elsewhere = _register(other_session, "elsewhere.jpg", make_jpeg(20, 20), "image/jpeg")
+
+    assert verify(upload_session, failed, elsewhere) == 0
+
+    assert (failed.status, failed.error_reason) == (S.UPLOAD_ERROR, "The transfer failed.")
+    assert elsewhere.status == S.UPLOADING
+
+
+def test_completion_with_ids_that_are_not_ids_is_refused(upload_session):
+    with pytest.raises(UploadRefused, match="Some asset ids are not valid ids."):
+        upload_complete(session=upload_session, asset_ids=["not-an-id"])
+
+
+# --- signing for S3 ---------------------------------------------------------------------------------
+
+
+def test_an_s3_put_url_binds_the_length_and_the_checksum(s3_storage):
+    data = make_jpeg()
+    transfer = storage.presign(
+        "put", "assets/o/a/k.jpg", size=len(data), sha256=hashlib.sha256(data).hexdigest(), content_type="image/jpeg"
+    )
+
+    signed = parse_qs(urlsplit(transfer["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
+    assert {"content-length", "content-type", "x-amz-checksum-sha256"} <= set(signed)
+    assert transfer["headers"] == {
+        "Content-Type": "image/jpeg",
+        "x-amz-checksum-sha256": storage.sha256_hex_to_base64(hashlib.sha256(data).hexdigest()),
+    }
+
+    response = requests.put(transfer["url"], data=data, headers=transfer["headers"], timeout=30)
+
+    assert response.status_code == 200
+    assert storage.stored_size("assets/o/a/k.jpg") == len(data)
+    assert storage.inspect("assets/o/a/k.jpg", 4) == (len(data), data[:4])

@@ -1,0 +1,73 @@
+"""What a session page's poll sends back, and how completions are handed to the workers."""
+
+import io
+from datetime import timedelta
+from unittest import mock
+
+from django.urls import reverse
+from django.utils import timezone
+
+from assets import storage
+from assets.models import Asset
+from uploads import services
+
+
+def _asset(session, name, status, *, age_seconds=0):
+    asset = Asset.objects.create(
+        organization=session.project.organization, project=session.project, upload_session=session, name=name,
+        original_filename=name, asset_type="image", status=status, uploaded_by=session.created_by,
+    )
+    then = timezone.now() - timedelta(seconds=age_seconds)
+    Asset.objects.filter(pk=asset.pk).update(created_at=then, updated_at=then)
+    return asset
+
+
+def _poll(client, session, since):
+    url = reverse("uploads:changes", args=[session.project_id, session.pk])
+    return client.get(url, {"since": since.isoformat()}).content.decode()
+
+
+def test_a_poll_leaves_out_rows_the_browser_is_still_sending(member_client, upload_session):
+    sending = _asset(upload_session, "sending.jpg", Asset.Status.UPLOADING, age_seconds=60)
+    page = _poll(member_client, upload_session, timezone.now() - timedelta(seconds=30))
+    assert f"asset-{sending.pk}" not in page
+
+
+def test_a_poll_brings_new_uploading_rows_and_every_changed_row(member_client, upload_session):
+    newcomer = _asset(upload_session, "from-a-script.jpg", Asset.Status.UPLOADING)
+    checked = _asset(upload_session, "checked.jpg", Asset.Status.UPLOADED)
+    old = _asset(upload_session, "old.jpg", Asset.Status.READY, age_seconds=600)
+    page = _poll(member_client, upload_session, timezone.now() - timedelta(seconds=1))
+    assert f"asset-{newcomer.pk}" in page and f"asset-{checked.pk}" in page
+    assert f"asset-{old.pk}" not in page
+
+
+def test_rows_carry_their_version_so_the_page_skips_unchanged_ones(member_client, upload_session):
+    checked = _asset(upload_session, "checked.jpg", Asset.Status.UPLOADED)
+    checked.refresh_from_db()
+    page = _poll(member_client, upload_session, timezone.now() - timedelta(seconds=1))
+    assert f'data-version="{checked.updated_at:%s}.{checked.updated_at:%f}"' in page
+
+
+def test_completions_are_checked_in_small_batches(upload_session, django_capture_on_commit_callbacks):
+    assets = [_asset(upload_session, f"f{i}.jpg", Asset.Status.UPLOADING) for i in range(services.VERIFY_BATCH * 2 + 3)]
+    with mock.patch("assets.tasks.verify_uploads.delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            queued = services.upload_complete(session=upload_session, asset_ids=[str(a.pk) for a in assets])
+    assert queued == len(assets)
+    sizes = [len(call.args[0]) for call in delay.call_args_list]
+    assert sizes == [services.VERIFY_BATCH, services.VERIFY_BATCH, 3]
+
+
+def test_inspect_reads_size_and_first_bytes_in_one_go(settings):
+    storage.write("assets/t/one.bin", io.BytesIO(b"abcdef"))
+    assert storage.inspect("assets/t/one.bin", 3) == (6, b"abc")
+    assert storage.inspect("assets/t/missing.bin") is None
+
+
+def test_inspect_on_s3_reads_the_size_from_a_ranged_get(s3_storage):
+    storage.write("assets/t/one.bin", io.BytesIO(b"x" * 10_000))
+    storage.write("assets/t/empty.bin", io.BytesIO(b""))
+    assert storage.inspect("assets/t/one.bin", 4) == (10_000, b"xxxx")
+    assert storage.inspect("assets/t/empty.bin") == (0, b"")
+    assert storage.inspect("assets/t/missing.bin") is None

@@ -1,0 +1,165 @@
+"""The Uploads tab: a project's upload sessions, everyone's for managers and one's own for uploaders."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from assets.models import Asset
+from tests.helpers import asset_for, table_rows, text_of
+from uploads.models import UploadSession
+
+S = Asset.Status
+
+
+@pytest.fixture
+def url(project):
+    return reverse("uploads:list", args=[project.pk])
+
+
+def _session(project, user, view_name: str, *, status=UploadSession.Status.OPEN, age_minutes: int = 0, **fields):
+    return UploadSession.objects.create(
+        project=project,
+        created_by=user,
+        asset_type=fields.pop("asset_type", UploadSession.AssetType.IMAGE),
+        view_name=view_name,
+        capture_date=fields.pop("capture_date", date(2026, 11, 20)),
+        status=status,
+        created_at=timezone.now() - timedelta(minutes=age_minutes),
+        **fields,
+    )
+
+
+def _files(session, **per_status: int) -> None:
+    """Adds files to `session`: _files(session, ready=3, upload_error=2)."""
+    Asset.objects.bulk_create(
+        [
+            asset_for(session.project, name=f"{status}-{n}.jpg", status=status, upload_session=session, uploaded_by=session.created_by)
+            for status, count in per_status.items()
+            for n in range(count)
+        ]
+    )
+
+
+def _view_names(response) -> list[str]:
+    return [row["View name"] for row in table_rows(response.content)]
+
+
+@pytest.fixture
+def two_people_sessions(project, manager, member):
+    return {
+        "by_member": _session(project, member, "North gate, camera 2", age_minutes=5),
+        "by_manager": _session(project, manager, "Loading bay", age_minutes=10),
+    }
+
+
+def test_a_project_without_sessions_shows_an_empty_state(manager_client, url):
+    response = manager_client.get(url)
+
+    assert response.status_code == 200
+    text = text_of(response.content)
+    assert "No uploads yet" in text
+    assert "Every upload session of Street scenes shows up here" in text
+    assert table_rows(response.content) == []
+
+
+def test_an_uploaders_empty_state_speaks_of_their_own_sessions(member_client, url):
+    text = text_of(member_client.get(url).content)
+
+    assert "No uploads yet" in text
+    assert "Your upload sessions of Street scenes show up here" in text
+
+
+@pytest.mark.parametrize("role", ["owner", "manager"])
+def test_managers_and_admins_see_every_session_of_the_project(request, url, two_people_sessions, role):
+    client = request.getfixturevalue(f"{role}_client")
+
+    assert _view_names(client.get(url)) == ["North gate, camera 2", "Loading bay"]
+
+
+def test_uploaders_see_only_their_own_sessions(member_client, url, two_people_sessions):
+    assert _view_names(member_client.get(url)) == ["North gate, camera 2"]
+
+
+def test_viewers_see_no_one_elses_sessions(viewer_client, url, two_people_sessions):
+    response = viewer_client.get(url)
+
+    assert response.status_code == 200
+    assert _view_names(response) == []
+    assert "No uploads yet" in text_of(response.content)
+
+
+def test_it_lists_only_the_projects_sessions(manager_client, url, project, manager, organization, owner, other_project, outsider):
+    _session(project, manager, "Here")
+    sibling = project.__class__.objects.create(organization=organization, name="Aerial survey", created_by=owner)
+    _session(sibling, manager, "In the sibling project")
+    _session(other_project, outsider, "At Globex")
+
+    assert _view_names(manager_client.get(url)) == ["Here"]
+
+
+def test_rows_count_the_files_by_status(manager_client, url, project, member):
+    session = _session(project, member, "North gate, camera 2", capture_date=date(2026, 11, 20))
+    _files(session, ready=3, upload_error=2, uploading=1, preprocessing=1)
+    quiet = _session(project, member, "Quiet", age_minutes=30)
+
+    rows = table_rows(manager_client.get(url).content)
+
+    row = rows[0]
+    assert row["View name"] == "North gate, camera 2"
+    assert (row["Files"], row["Ready"], row["Errors"]) == ("7", "3", "2")
+    assert row["Capture date"] == "Nov 20, 2026"
+    assert (row["Type"], row["Uploaded by"], row["Status"]) == ("Image", "Bob Uploader", "In progress")
+    assert (rows[1]["View name"], rows[1]["Files"], rows[1]["Ready"], rows[1]["Errors"]) == (quiet.view_name, "0", "0", "0")
+
+
+def test_counts_include_only_the_sessions_own_files(manager_client, url, project, member, manager):
+    first = _session(project, member, "First")
+    second = _session(project, manager, "Second", age_minutes=1)
+    _files(first, ready=2)
+    _files(second, ready=1, upload_error=4)
+    # A file of the project outside any session counts nowhere.
+    Asset.objects.create(organization=project.organization, project=project, name="loose.jpg", asset_type="image", status=S.READY)
+
+    counts = {row["View name"]: (row["Files"], row["Ready"], row["Errors"]) for row in table_rows(manager_client.get(url).content)}
+
+    assert counts == {"First": ("2", "2", "0"), "Second": ("5", "1", "4")}
+
+
+def test_sessions_in_progress_come_before_complete_ones_newest_first(manager_client, url, project, member):
+    _session(project, member, "Complete, newest", status=UploadSession.Status.COMPLETE, age_minutes=1)
+    _session(project, member, "Open, older", status=UploadSession.Status.OPEN, age_minutes=20)
+    _session(project, member, "Processing", status=UploadSession.Status.FINALIZED, age_minutes=10)
+    _session(project, member, "Complete, older", status=UploadSession.Status.COMPLETE, age_minutes=30)
+
+    rows = table_rows(manager_client.get(url).content)
+
+    assert [row["View name"] for row in rows] == ["Processing", "Open, older", "Complete, newest", "Complete, older"]
+    assert [row["Status"] for row in rows] == ["Processing", "In progress", "Complete", "Complete"]
+
+
+def test_a_session_whose_uploader_left_still_shows(manager_client, url, project, member):
+    session = _session(project, member, "Orphaned")
+    UploadSession.objects.filter(pk=session.pk).update(created_by=None)
+
+    rows = table_rows(manager_client.get(url).content)
+
+    assert (rows[0]["View name"], rows[0]["Uploaded by"]) == ("Orphaned", "—")
+
+
+def test_the_tab_takes_the_same_queries_for_2_and_20_sessions(manager_client, url, project, member, manager):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert manager_client.get(url).status_code == 200
+        return len(captured)
+
+    for n in range(2):
+        _files(_session(project, [member, manager][n % 2], f"Session {n}"), ready=2, upload_error=1)
+    few = queries()
+    for n in range(2, 20):
+        _files(_session(project, [member, manager][n % 2], f"Session {n}"), ready=2, upload_error=1)
+
+    assert queries() == few

@@ -1,0 +1,261 @@
+"""Fetching files from URLs people give the portal, without letting a URL reach what it must not (DESIGN.md §7).
+
+The address checks are ssrfguard's (`ssrfguard.requests.Session`): it allows http and https only,
+resolves a name once, refuses the whole name when any answer is loopback, private, link-local,
+shared (CGNAT), multicast, unspecified, reserved or a cloud metadata address (IPv4-mapped IPv6 and
+encoded forms such as `http://2130706433/` included), connects the socket to the very address it
+checked (TLS and the Host header keep the name), and checks every redirect hop again.
+`URL_IMPORT_ALLOW_PRIVATE_ADDRESSES` widens only the address table; schemes and redirects are
+checked the same way. Bodies are streamed, never held whole in memory, under a size and time limit.
+"""
+
+import hashlib
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import requests
+import urllib3.exceptions
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from ssrfguard import Policy, SSRFGuardError
+from ssrfguard.errors import BlockedAddressError, BlockedURLError, TooManyRedirectsError
+from ssrfguard.requests import Session
+
+# Bytes kept from the start of a body to tell what it is (assets.content.identify).
+PREFIX_SIZE = 8192
+_CHUNK = 1024 * 1024
+# Any port: the address check is what keeps requests away from internal services.
+_ANY_PORT = frozenset(range(1, 65536))
+_EVERYWHERE = ("0.0.0.0/0", "::/0")
+
+
+class FetchError(Exception):
+    """A file could not be fetched. `transient` errors (timeouts, connection failures, 5xx) are worth another try."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+
+
+@lru_cache(maxsize=4)
+def _policy(allow_private: bool, max_redirects: int) -> Policy:
+    return Policy(
+        allowed_ports=_ANY_PORT,
+        allowed_networks=_EVERYWHERE if allow_private else (),
+        max_redirects=max_redirects,
+    )
+
+
+def policy() -> Policy:
+    """The address policy of the current settings (schemes, addresses, redirects)."""
+    return _policy(settings.URL_IMPORT_ALLOW_PRIVATE_ADDRESSES, settings.URL_IMPORT_MAX_REDIRECTS)
+
+
+def refusal(url: str) -> str:
+    """Why the portal will not fetch `url` as written (scheme, literal or encoded address), or "" when it may try.
+
+    Pure: no name is resolved. Names are checked when the file is fetched.
+    """
+    try:
+        policy().check_url(url)
+    except SSRFGuardError as error:
+        return _refusal_reason(error)
+    return ""
+
+
+def _refusal_reason(error: SSRFGuardError) -> str:
+    if isinstance(error, TooManyRedirectsError):
+        return f"The address redirected more than {error.limit} times."
+    if isinstance(error, BlockedURLError):
+        if "scheme" in error.reason:
+            return "Not an http or https URL: the portal fetches only http and https URLs."
+        return f"The portal does not fetch from this address: {error.reason}."
+    if isinstance(error, BlockedAddressError):
+        return f"The portal does not fetch from this address: it leads to {error.address} ({error.reason})."
+    return f"The portal does not fetch from this address: {error}."
+
+
+def check_host(host: str, port: int) -> str:
+    """Why the portal will not connect to `host` (any of its addresses refused), or "" when it may.
+
+    For clients the portal does not drive socket by socket (boto3 for storage integrations).
+    """
+    try:
+        policy().check_url(f"https://{host}:{port}/" if ":" not in host else f"https://[{host}]:{port}/")
+        answers = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        for address in answers:
+            policy().check_address(address.split("%")[0])
+    except socket.gaierror:
+        return f"The name {host} does not resolve."
+    except SSRFGuardError as error:
+        return _refusal_reason(error)
+    return ""
+
+
+def _session() -> Session:
+    session = Session(policy=policy())
+    # Proxies from the environment would resolve the target themselves, out of reach of the checks.
+    session.trust_env = False
+    session.headers.update({"User-Agent": "AssetUploadPortal/1.0 (import)", "Accept-Encoding": "identity"})
+    return session
+
+
+@dataclass
+class Received:
+    """What a body turned out to be once read to its end."""
+
+    size: int = 0
+    sha256: str = ""
+    prefix: bytes = b""
+
+
+@dataclass
+class MeteredBody:
+    """A file-like view of a body that hashes, counts and limits what passes through, and reports progress.
+
+    Reading past `max_size` or past the deadline raises FetchError; so does an error of the source.
+    """
+
+    source: object  # anything with read(n)
+    max_size: int
+    deadline: float
+    on_progress: Callable[[int], None] | None = None
+    on_prefix: Callable[[bytes], None] | None = None
+    received: Received = field(default_factory=Received)
+    error: FetchError | None = None
+    _digest: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    _last_report: float = 0.0
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            chunk = self._read(size if size and size > 0 else _CHUNK)
+        except FetchError as error:
+            self.error = error
+            raise
+        return chunk
+
+    def _read(self, size: int) -> bytes:
+        if time.monotonic() > self.deadline:
+            raise FetchError(f"Fetching took longer than the {settings.URL_IMPORT_MAX_SECONDS:,} seconds allowed for one file.")
+        try:
+            chunk = self.source.read(size)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as error:
+            raise FetchError(_timeout_reason(), transient=True) from error
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+            raise FetchError(f"The connection broke while receiving the file ({type(error).__name__}).", transient=True) from error
+        received = self.received
+        if chunk:
+            before = received.size
+            received.size += len(chunk)
+            if received.size > self.max_size:
+                raise FetchError(f"The file is larger than {filesizeformat(self.max_size)}, the most the portal takes.")
+            self._digest.update(chunk)
+            if before < PREFIX_SIZE:
+                received.prefix += chunk[: PREFIX_SIZE - before]
+                if len(received.prefix) >= PREFIX_SIZE and self.on_prefix:
+                    self.on_prefix(received.prefix)
+            now = time.monotonic()
+            if self.on_progress and now - self._last_report >= 1:
+                self._last_report = now
+                self.on_progress(received.size)
+        else:
+            if len(received.prefix) < PREFIX_SIZE and self.on_prefix:
+                self.on_prefix(received.prefix)
+            received.sha256 = self._digest.hexdigest()
+        return chunk
+
+
+def _timeout_reason() -> str:
+    return (
+        f"The server did not answer in time (connect {settings.URL_IMPORT_CONNECT_TIMEOUT}s, "
+        f"read {settings.URL_IMPORT_READ_TIMEOUT}s)."
+    )
+
+
+class _Body:
+    """The raw body, decoded if the server compressed it anyway (it was asked not to)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def read(self, size: int) -> bytes:
+        return self.raw.read(size, decode_content=True)
+
+
+class open_url:
+    """Opens `url` for streaming under the address policy: `with open_url(url) as body: body.read(...)`.
+
+    Raises FetchError with a reason for people: refused addresses, HTTP 4xx (final), 5xx and
+    timeouts (transient), bodies declared larger than the limit.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self.response: requests.Response | None = None
+        self.session: Session | None = None
+
+    def __enter__(self):
+        self.session = _session()
+        timeout = (settings.URL_IMPORT_CONNECT_TIMEOUT, settings.URL_IMPORT_READ_TIMEOUT)
+        try:
+            self.response = self.session.get(self.url, stream=True, timeout=timeout, allow_redirects=True)
+        except SSRFGuardError as error:
+            self.close()
+            raise FetchError(_refusal_reason(error)) from error
+        except requests.TooManyRedirects as error:
+            self.close()
+            raise FetchError(f"The address redirected more than {settings.URL_IMPORT_MAX_REDIRECTS} times.") from error
+        except requests.Timeout as error:
+            self.close()
+            raise FetchError(_timeout_reason(), transient=True) from error
+        except requests.exceptions.SSLError as error:
+            self.close()
+            raise FetchError("The server's TLS certificate could not be verified for its name.") from error
+        except requests.ConnectionError as error:
+            self.close()
+            raise FetchError("Could not connect to the server (it refused the connection or could not be reached).", transient=True) from error
+        except (requests.RequestException, ValueError) as error:
+            self.close()
+            raise FetchError(f"The address could not be fetched ({type(error).__name__}).") from error
+        response = self.response
+        if response.status_code >= 400:
+            self.close()
+            status = f"HTTP {response.status_code}{f' {response.reason}' if response.reason else ''}"
+            if response.status_code >= 500:
+                raise FetchError(f"The server answered {status}.", transient=True)
+            raise FetchError(f"The server answered {status}.")
+        if response.status_code >= 300:
+            self.close()
+            raise FetchError(f"The server answered HTTP {response.status_code} without a usable redirect.")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > settings.URL_IMPORT_MAX_FILE_SIZE:
+            self.close()
+            raise FetchError(
+                f"The file is {filesizeformat(int(declared))}; the most the portal takes is "
+                f"{filesizeformat(settings.URL_IMPORT_MAX_FILE_SIZE)}."
+            )
+        return _Body(response.raw)
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.response is not None:
+            self.response.close()
+        if self.session is not None:
+            self.session.close()
+
+
+def metered(source, *, on_progress=None, on_prefix=None) -> MeteredBody:
+    """Wraps a body for streaming into storage under the size and time limits of the settings."""
+    return MeteredBody(
+        source=source,
+        max_size=settings.URL_IMPORT_MAX_FILE_SIZE,
+        deadline=time.monotonic() + settings.URL_IMPORT_MAX_SECONDS,
+        on_progress=on_progress,
+        on_prefix=on_prefix,
+    )

@@ -1,0 +1,201 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from projects.models import Membership
+
+
+class UploadSessionQuerySet(models.QuerySet["UploadSession"]):
+    def for_user(self, user) -> "UploadSessionQuerySet":
+        """Sessions of the organizations `user` belongs to (the Uploads tab narrows this further by role)."""
+        return self.filter(project__organization__in=Membership.objects.organizations_of(user))
+
+
+class UploadSession(models.Model):
+    """One batch of files brought into a project at once, from the Add Assets panel or a script."""
+
+    class AssetType(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+
+    class Source(models.TextChoices):
+        DIRECT = "direct", "Direct file upload"
+        CSV = "csv", "CSV file of URLs"
+        JSON = "json", "JSON file of URLs"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "In progress"
+        FINALIZED = "finalized", "Processing"
+        COMPLETE = "complete", "Complete"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="upload_sessions")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="upload_sessions"
+    )
+    asset_type = models.CharField(max_length=8, choices=AssetType.choices)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.DIRECT)
+    view_name = models.CharField(max_length=120)
+    capture_date = models.DateField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    # Files skipped because their content was already in the project or the session (they make no asset).
+    duplicate_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # When the completion email was handed to the mail server (claimed before sending, released on failure).
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UploadSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["project", "status", "-created_at"], name="session_project_status"),
+            models.Index(fields=["project", "created_by", "-created_at"], name="session_project_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.view_name} ({self.capture_date:%Y-%m-%d})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("uploads:detail", args=[self.project_id, self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    def mark_finalized(self) -> bool:
+        """Open -> finalized, once: no file joins after this. Returns whether this call did it."""
+        now = timezone.now()
+        done = UploadSession.objects.filter(pk=self.pk, status=self.Status.OPEN).update(
+            status=self.Status.FINALIZED, finalized_at=now
+        )
+        if done:
+            self.status, self.finalized_at = self.Status.FINALIZED, now
+        return bool(done)
+
+    def mark_complete(self) -> bool:
+        """Finalized -> complete, once, when every file is terminal. Returns whether this call did it."""
+        now = timezone.now()
+        done = UploadSession.objects.filter(pk=self.pk, status=self.Status.FINALIZED).update(
+            status=self.Status.COMPLETE, completed_at=now
+        )
+        if done:
+            self.status, self.completed_at = self.Status.COMPLETE, now
+        return bool(done)
+
+
+class StorageIntegration(models.Model):
+    """An organization's own S3-compatible bucket, whose files are imported by reference: read, never copied.
+
+    The secret is kept encrypted (`uploads.integrations`) and never shown again once saved.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("projects.Organization", on_delete=models.CASCADE, related_name="storage_integrations")
+    name = models.CharField(max_length=120)
+    # Empty for AWS itself (the region then names the endpoint); set for MinIO and other S3-compatible stores.
+    endpoint_url = models.URLField("Endpoint URL", max_length=500, blank=True)
+    region = models.CharField(max_length=40, default="us-east-1")
+    bucket = models.CharField(max_length=63)
+    prefix = models.CharField(max_length=500, blank=True)
+    access_key_id = models.CharField("Access key ID", max_length=128)
+    secret_encrypted = models.TextField(editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The outcome of the last Validate: when it passed, or why it failed.
+    validated_at = models.DateTimeField(null=True, blank=True)
+    validation_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="integration_name_unique_in_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def location(self) -> str:
+        """Where the files are, for people: s3://bucket/prefix at the endpoint or region."""
+        where = self.endpoint_url or f"AWS {self.region}"
+        return f"s3://{self.bucket}/{self.prefix} ({where})"
+
+
+class UrlImport(models.Model):
+    """A CSV or JSON list of remote files for one session, parsed and previewed before anything is fetched."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSON = "json", "JSON"
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Waiting for confirmation"
+        STARTED = "started", "Started"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(UploadSession, on_delete=models.CASCADE, related_name="url_imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    file_name = models.CharField(max_length=255)
+    list_format = models.CharField(max_length=4, choices=Format.choices)
+    # Set when the list names objects of a private bucket: they are read through it, never copied.
+    integration = models.ForeignKey(
+        StorageIntegration, on_delete=models.PROTECT, null=True, blank=True, related_name="url_imports"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PREVIEW)
+    # Data rows in the file (header and blank lines not counted).
+    row_count = models.PositiveIntegerField(default=0)
+    # The good rows, ready to become assets: {"line", "url", "name", ...}.
+    rows = models.JSONField(default=list)
+    # The bad rows: {"line", "reason"}.
+    problems = models.JSONField(default=list)
+    imported_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    def mark_started(self, imported: int) -> bool:
+        """Preview -> started, once (a second confirmation changes nothing). Returns whether this call did it."""
+        now = timezone.now()
+        done = UrlImport.objects.filter(pk=self.pk, status=self.Status.PREVIEW).update(
+            status=self.Status.STARTED, started_at=now, imported_count=imported
+        )
+        if done:
+            self.status, self.started_at, self.imported_count = self.Status.STARTED, now, imported
+        return bool(done)
+
+
+class UrlImportItem(models.Model):
+    """One row of a started import: the asset it became, where its bytes come from and how far fetching got."""
+
+    url_import = models.ForeignKey(UrlImport, on_delete=models.CASCADE, related_name="items")
+    # Null once the row turned out to be a duplicate: the asset was dropped, like a duplicate in a drop.
+    asset = models.OneToOneField(
+        "assets.Asset", on_delete=models.SET_NULL, null=True, blank=True, related_name="import_item"
+    )
+    # The asset's id, kept after a duplicate is dropped so open session pages can take its row away.
+    asset_ref = models.UUIDField()
+    line = models.PositiveIntegerField()
+    url = models.TextField()
+    # Batches (ids) the asset joins once its file arrived.
+    batch_ids = models.JSONField(default=list)
+    bytes_received = models.BigIntegerField(default=0)
+    # Why the last attempt did not finish while another one is coming (shown beside "Uploading").
+    note = models.CharField(max_length=500, blank=True)
+    duplicate_of = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["line"]
+        indexes = [models.Index(fields=["url_import", "updated_at"], name="import_item_changes")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.url}"

@@ -1,0 +1,382 @@
+"""The upload protocol (DESIGN.md §5): open -> register -> transfer -> complete / fail -> retry -> finalize.
+
+The browser's JSON endpoints and the public API call these functions; none of them re-implements a rule.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.template.defaultfilters import filesizeformat
+
+from assets import content, storage
+from assets.models import Asset
+from uploads.models import UploadSession
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Files one verification task checks.
+VERIFY_BATCH = 25
+# File name extensions kept on object keys so stored objects are recognisable; never used as paths.
+_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/tiff": ".tif",
+    "image/bmp": ".bmp",
+    "image/gif": ".gif",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/x-matroska": ".mkv",
+    "video/webm": ".webm",
+}
+
+
+class UploadRefused(Exception):
+    """A whole request is refused and nothing was changed; the message says why and what to do."""
+
+    def __init__(self, message: str, *, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class FileResult:
+    client_id: str
+    name: str
+    outcome: str  # "upload", "duplicate" or "rejected"
+    reason: str = ""
+    asset: Asset | None = None
+    duplicate_of: str = ""
+
+    def as_dict(self) -> dict:
+        data = {"clientId": self.client_id, "name": self.name, "outcome": self.outcome}
+        if self.reason:
+            data["reason"] = self.reason
+        if self.duplicate_of:
+            data["duplicateOf"] = self.duplicate_of
+        if self.asset is not None:
+            data |= transfer_instructions(self.asset)
+        return data
+
+
+def upload_session_open(*, project, user, asset_type: str, source: str, view_name: str, capture_date) -> UploadSession:
+    """Opens a session on a project that takes `asset_type`."""
+    if not project.accepts(asset_type):
+        raise UploadRefused(f"{project.name} does not take {asset_type}s: choose another asset type or project.")
+    return UploadSession.objects.create(
+        project=project,
+        created_by=user,
+        asset_type=asset_type,
+        source=source,
+        view_name=view_name.strip(),
+        capture_date=capture_date,
+    )
+
+
+def _clean_name(raw) -> str:
+    # Browsers send a bare name, scripts may send a path: keep the last part, for display only.
+    name = PurePosixPath(str(raw or "").replace("\\", "/")).name.strip()
+    return name[:255]
+
+
+def _precheck(entry: dict, session: UploadSession, index: int) -> tuple[FileResult, dict]:
+    """Checks one declared file on its own; returns its result (outcome "upload" while it may go on) and its clean fields."""
+    client_id = str(entry.get("clientId") or entry.get("client_id") or index)
+    name = _clean_name(entry.get("name"))
+    result = FileResult(client_id=client_id, name=name or f"file {index + 1}", outcome="upload")
+
+    def reject(reason: str):
+        result.outcome, result.reason = "rejected", reason
+        return result, {}
+
+    if not name:
+        return reject("The file has no name.")
+    size = entry.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return reject("The file's size is missing or not a whole number of bytes.")
+    if size == 0:
+        return reject("The file is empty (0 bytes).")
+    if size > settings.UPLOAD_MAX_FILE_SIZE:
+        return reject(
+            f"The file is {filesizeformat(size)}; the largest file the portal takes is {filesizeformat(settings.UPLOAD_MAX_FILE_SIZE)}."
+        )
+    sha256 = str(entry.get("sha256") or "").lower()
+    if not _SHA256.match(sha256):
+        return reject("The file's sha256 is missing or is not 64 hexadecimal characters.")
+    content_type = str(entry.get("contentType") or entry.get("content_type") or "")[:100]
+    declared = content.declared_kind(content_type)
+    if content_type and declared != session.asset_type:
+        wanted = "images" if session.asset_type == "image" else "videos"
+        return reject(f"This session takes {wanted}; the file is declared as {content_type}.")
+    return result, {"name": name, "size": size, "sha256": sha256, "content_type": content_type}
+
+
+def upload_session_register(*, session: UploadSession, user, files: list) -> list[FileResult]:
+    """Registers the files of one drop (or one script call) in a session.
+
+    Answers per file: "upload" with transfer instructions, "duplicate" (same content already in the
+    session or as a non-failed asset of the project or the organization's library: skipped and
+    counted), or "rejected" with the reason. A drop over the per-drop limit, or one that would take
+    the session past its cap, is refused whole and changes nothing. A file whose content matches a
+    failed file of the same session retries that file instead of adding another.
+    """
+    if not isinstance(files, list) or not files:
+        raise UploadRefused("Send at least one file.")
+    if len(files) > settings.UPLOAD_MAX_FILES_PER_DROP:
+        raise UploadRefused(
+            f"{len(files)} files were added at once; add at most {settings.UPLOAD_MAX_FILES_PER_DROP} at a time, "
+            "then the next ones. Nothing from this drop was added."
+        )
+    checked = [_precheck(entry if isinstance(entry, dict) else {}, session, i) for i, entry in enumerate(files)]
+    with transaction.atomic():
+        # The session row lock serialises drops into one session (two tabs cannot pass the cap together).
+        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        if not locked.is_open:
+            raise UploadRefused("This session was finalized: start a new session to add more files.", status=409)
+        shas = {fields["sha256"] for _, fields in checked if fields}
+        in_session = {
+            asset.sha256: asset
+            for asset in Asset.objects.filter(upload_session=locked, sha256__in=shas).order_by("created_at")
+        }
+        in_project = dict(
+            Asset.objects.filter(
+                Q(project=locked.project) | Q(organization=locked.project.organization, project__isnull=True),
+                sha256__in=shas,
+            )
+            .exclude(status=Asset.Status.UPLOAD_ERROR)
+            .exclude(upload_session=locked)
+            .values_list("sha256", "name")
+        )
+        seen: set[str] = set()
+        to_create: list[tuple[FileResult, dict]] = []
+        to_retry: list[tuple[FileResult, Asset]] = []
+        duplicates = 0
+        for result, fields in checked:
+            if result.outcome != "upload":
+                continue
+            sha = fields["sha256"]
+            earlier = in_session.get(sha)
+            if sha in seen:
+                result.outcome, result.reason = "duplicate", "The same file is already in this drop."
+            elif earlier is not None and earlier.status == Asset.Status.UPLOAD_ERROR:
+                to_retry.append((result, earlier))
+            elif earlier is not None:
+                result.outcome, result.duplicate_of = "duplicate", earlier.name
+                result.reason = f"The same file is already in this session as “{earlier.name}”."
+            elif sha in in_project:
+                result.outcome, result.duplicate_of = "duplicate", in_project[sha]
+                result.reason = f"The same file is already in the project as “{in_project[sha]}”."
+            else:
+                to_create.append((result, fields))
+            seen.add(sha)
+            duplicates += result.outcome == "duplicate"
+
+        cap = settings.UPLOAD_SESSION_MAX_FILES
+        held = Asset.objects.filter(upload_session=locked).count()
+        if held + len(to_create) > cap:
+            room = max(cap - held, 0)
+            raise UploadRefused(
+                f"A session holds at most {cap:,} files. This one has {held:,}, so {room:,} more fit and this drop "
+                f"adds {len(to_create):,}. Nothing from this drop was added: drop at most {room:,} files here, "
+                "and start a new session for the rest.",
+                status=409,
+            )
+        assets = []
+        for result, fields in to_create:
+            asset = Asset(
+                organization_id=locked.project.organization_id,
+                project=locked.project,
+                upload_session=locked,
+                name=fields["name"],
+                original_filename=fields["name"],
+                asset_type=locked.asset_type,
+                source=Asset.Source.FILE,
+                size=fields["size"],
+                sha256=fields["sha256"],
+                content_type=fields["content_type"],
+                uploaded_by=user,
+            )
+            asset.storage_key = _key_for(asset)
+            result.asset = asset
+            assets.append(asset)
+        Asset.objects.bulk_create(assets)
+        for result, asset in to_retry:
+            result.asset = asset if _restart(asset) else None
+            if result.asset is None:
+                result.outcome, result.reason = "rejected", "The failed file could not be retried; reload the page."
+        if duplicates:
+            UploadSession.objects.filter(pk=locked.pk).update(duplicate_count=F("duplicate_count") + duplicates)
+    return [result for result, _ in checked]
+
+
+def _key_for(asset: Asset) -> str:
+    return storage.new_key(
+        organization_id=asset.organization_id,
+        asset_id=asset.pk,
+        extension=_EXTENSIONS.get(asset.content_type.split(";")[0].strip().lower(), ""),
+    )
+
+
+def _restart(asset: Asset) -> bool:
+    """Upload Error -> Uploading with a fresh object key, so a late request for the old key changes nothing."""
+    old_key = asset.storage_key
+    if not asset.restart_upload(storage_key=_key_for(asset), upload_id=""):
+        return False
+    transaction.on_commit(lambda: storage.delete(old_key))
+    return True
+
+
+def transfer_instructions(asset: Asset) -> dict:
+    """How the client sends an asset's bytes: one signed PUT, or S3 multipart with parts signed on demand."""
+    data = {"assetId": str(asset.pk), "key": asset.storage_key}
+    if asset.size is not None and asset.size >= settings.UPLOAD_MULTIPART_THRESHOLD:
+        data["multipart"] = {"partSize": settings.UPLOAD_PART_SIZE}
+    else:
+        data["put"] = storage.presign(
+            "put", asset.storage_key, size=asset.size, sha256=asset.sha256 or None, content_type=asset.content_type or None
+        )
+    return data
+
+
+def _session_assets(session: UploadSession, asset_ids) -> "list[Asset]":
+    ids = [str(i) for i in asset_ids if _is_uuid(i)] if isinstance(asset_ids, list) else []
+    if isinstance(asset_ids, list) and len(ids) != len(asset_ids):
+        raise UploadRefused("Some asset ids are not valid ids.")
+    if len(ids) > settings.UPLOAD_SESSION_MAX_FILES:
+        raise UploadRefused(f"Send at most {settings.UPLOAD_SESSION_MAX_FILES:,} asset ids at once.")
+    return list(Asset.objects.filter(upload_session=session, pk__in=ids).select_related("project"))
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+_SIGNABLE = {
+    ("PUT", False, False): "put",
+    ("POST", False, False): "create_multipart",
+    ("PUT", True, True): "upload_part",
+    ("POST", True, False): "complete_multipart",
+    ("DELETE", True, False): "abort_multipart",
+    ("GET", True, False): "list_parts",
+}
+
+
+def upload_sign(*, session: UploadSession, request: dict) -> storage.Transfer:
+    """Signs one storage request of a transfer in progress (Uppy's signRequest: parts are signed on demand)."""
+    method = str(request.get("method", "")).upper()
+    upload_id = str(request.get("uploadId") or "")
+    part_number = request.get("partNumber")
+    operation = _SIGNABLE.get((method, bool(upload_id), part_number is not None))
+    if operation is None:
+        raise UploadRefused("The portal does not sign that storage request.", status=403)
+    if part_number is not None and (not isinstance(part_number, int) or not 1 <= part_number <= 10000):
+        raise UploadRefused("Part numbers go from 1 to 10,000.")
+    asset = Asset.objects.filter(
+        upload_session=session, storage_key=str(request.get("key", "")), status=Asset.Status.UPLOADING
+    ).first()
+    if asset is None:
+        raise UploadRefused("No file of this session is uploading to that key; it may have been retried or finished.", status=404)
+    if operation == "put":
+        return storage.presign("put", asset.storage_key, size=asset.size, sha256=asset.sha256 or None,
+                               content_type=asset.content_type or None)
+    if operation == "create_multipart":
+        return storage.presign("create_multipart", asset.storage_key)
+    return storage.presign(operation, asset.storage_key, upload_id=upload_id, part_number=part_number)
+
+
+def upload_complete(*, session: UploadSession, asset_ids) -> int:
+    """Records that the client finished transferring these files and queues their verification.
+
+    A worker checks each stored object (exists, size, content) and moves the file to Uploaded or Upload
+    Error; the web process never reads the objects. Returns how many files were queued.
+    """
+    assets = [a for a in _session_assets(session, asset_ids) if a.status == Asset.Status.UPLOADING]
+    if assets:
+        from assets import tasks
+
+        ids = [str(a.pk) for a in assets]
+        # Small batches, so every worker process checks some of them at once.
+        for start in range(0, len(ids), VERIFY_BATCH):
+            batch = ids[start : start + VERIFY_BATCH]
+            transaction.on_commit(lambda batch=batch: tasks.verify_uploads.delay(batch))
+    return len(assets)
+
+
+def upload_fail(*, session: UploadSession, failures: list) -> int:
+    """Marks files whose transfer failed in the client as Upload Error with the client's reason."""
+    if not isinstance(failures, list):
+        raise UploadRefused("Send a list of failures.")
+    reasons = {str(f.get("assetId")): str(f.get("reason") or "")[:500] for f in failures if isinstance(f, dict)}
+    moved = 0
+    for asset in _session_assets(session, list(reasons)):
+        reason = reasons[str(asset.pk)].strip() or "The transfer failed."
+        now = timezone.now()
+        # Guarded on Uploading only: a late report about a file whose bytes already arrived changes nothing.
+        if Asset.objects.filter(pk=asset.pk, status=Asset.Status.UPLOADING).update(
+            status=Asset.Status.UPLOAD_ERROR,
+            error_reason=f"{reason} Retry to upload it again.",
+            status_changed_at=now,
+            updated_at=now,
+        ):
+            storage.delete(asset.storage_key)
+            moved += 1
+    return moved
+
+
+def upload_retry(*, session: UploadSession, asset_ids) -> list[dict]:
+    """Fresh transfer instructions (and a fresh object key) for failed files of an open session."""
+    if not session.is_open:
+        raise UploadRefused("This session was finalized: start a new session to upload these files again.", status=409)
+    retried = []
+    with transaction.atomic():
+        for asset in _session_assets(session, asset_ids):
+            if asset.status == Asset.Status.UPLOAD_ERROR and _restart(asset):
+                retried.append(asset)
+    return [transfer_instructions(asset) for asset in retried]
+
+
+def upload_session_finalize(*, session: UploadSession) -> bool:
+    """No more files join. Every file still Uploading is checked in storage now: those whose bytes arrived go
+    on to processing, the others become Upload Error. The session completes once every file is terminal."""
+    if not session.mark_finalized():
+        return False
+    waiting = [str(pk) for pk in Asset.objects.filter(upload_session=session, status=Asset.Status.UPLOADING).values_list("pk", flat=True)]
+    if waiting:
+        from assets import tasks
+
+        transaction.on_commit(lambda: tasks.verify_uploads.delay(waiting))
+    upload_session_check_complete(session=session)
+    return True
+
+
+def upload_session_check_complete(*, session: UploadSession) -> bool:
+    """Marks a finalized session complete once every file is terminal; exactly once. Returns whether this call did."""
+    if session.status != UploadSession.Status.FINALIZED:
+        return False
+    if Asset.objects.filter(upload_session=session).exclude(status__in=Asset.TERMINAL).exists():
+        return False
+    if not session.mark_complete():
+        return False
+    from uploads import notifications
+
+    transaction.on_commit(lambda: notifications.queue_session_email(session))
+    return True
+
+
+def session_counts(session: UploadSession) -> dict[str, int]:
+    """Files of a session per status, in one query."""
+    rows = Asset.objects.filter(upload_session=session).values("status").annotate(n=Count("pk")).order_by()
+    counts = {status: 0 for status in Asset.Status.values}
+    counts.update({row["status"]: row["n"] for row in rows})
+    counts["total"] = sum(counts[s] for s in Asset.Status.values)
+    return counts

@@ -1,0 +1,250 @@
+"""The upload protocol one asset at a time, as scripts use it through the public API (seed 001):
+register -> open an upload session (a signed URL, or a multipart upload with parts signed on request)
+-> PUT the bytes -> close the session (the stored object is verified and processing starts).
+
+The rules are the ones of `uploads.services`: the same duplicate rule, size limit, fresh object key
+on retry and verification; only the shape of the calls differs from the browser's bulk protocol.
+"""
+
+import mimetypes
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.template.defaultfilters import filesizeformat
+
+from assets import services as asset_services
+from assets import storage
+from assets.models import Asset
+from projects.models import Organization, Project
+from uploads.services import _EXTENSIONS, UploadRefused, _clean_name
+
+# S3 multipart uploads hold at most 10,000 parts; a single PUT takes at most 5 GiB.
+MAX_PARTS = 10_000
+MAX_SINGLE_PUT = 5 * 1024**3
+
+
+class DuplicateAsset(Exception):
+    """The same content (sha256) is already a non-failed asset of the project or of the library."""
+
+    def __init__(self, existing: Asset):
+        where = f"the project as “{existing.name}”" if existing.project_id else f"the library as “{existing.name}”"
+        super().__init__(f"The same file is already in {where}.")
+        self.message = str(self)
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    upload_id: str
+    part_size: int
+    part_count: int | None
+    received: list[int]
+
+
+def asset_register(
+    *,
+    user,
+    organization: Organization,
+    project: Project | None,
+    name: str,
+    file_name: str,
+    asset_type: str,
+    size: int | None = None,
+    sha256: str = "",
+    fps: float | None = None,
+    frame_count: int | None = None,
+    external_id: str = "",
+    context_data: dict | None = None,
+) -> Asset:
+    """Registers one asset whose bytes will follow; it sits in the organization's library when `project` is None.
+
+    Frame rate and frame count given here are kept as media metadata marked `provided`, so processing
+    need not probe for them (seed 002). Raises UploadRefused when the project does not take the type
+    or the file is too large, DuplicateAsset when the declared sha256 is already there.
+    """
+    if project is not None and not project.accepts(asset_type):
+        raise UploadRefused(f"{project.name} does not take {asset_type}s.", status=422)
+    if size is not None and size > settings.UPLOAD_MAX_FILE_SIZE:
+        raise UploadRefused(
+            f"The file is {filesizeformat(size)}; the largest file the portal takes is "
+            f"{filesizeformat(settings.UPLOAD_MAX_FILE_SIZE)}.",
+            status=422,
+        )
+    sha256 = (sha256 or "").lower()
+    clean_file_name = _clean_name(file_name) or "file"
+    metadata = {}
+    if fps is not None:
+        metadata["frame_rate"] = fps
+    if frame_count is not None:
+        metadata["frame_count"] = frame_count
+    if metadata:
+        metadata["provided"] = True
+    with transaction.atomic():
+        if sha256:
+            # Registrations into one project (or one library) take turns, so two scripts cannot both add the same file.
+            if project is not None:
+                Project.objects.select_for_update().filter(pk=project.pk).first()
+            else:
+                Organization.objects.select_for_update().filter(pk=organization.pk).first()
+            existing = duplicate_of(organization=organization, project=project, sha256=sha256)
+            if existing is not None:
+                raise DuplicateAsset(existing)
+        asset = Asset(
+            organization=organization,
+            project=project,
+            name=name.strip()[:255] or clean_file_name,
+            original_filename=clean_file_name,
+            asset_type=asset_type,
+            source=Asset.Source.FILE,
+            size=size,
+            sha256=sha256,
+            media_metadata=metadata,
+            context_data=context_data or {},
+            external_id=(external_id or "")[:255],
+            uploaded_by=user,
+        )
+        asset.storage_key = _key_for(asset)
+        asset.save()
+    return asset
+
+
+def duplicate_of(*, organization: Organization, project: Project | None, sha256: str) -> Asset | None:
+    """A non-failed asset with this content in the project or the organization's library (DESIGN.md §3)."""
+    where = Q(organization=organization, project__isnull=True)
+    if project is not None:
+        where |= Q(project=project)
+    return (
+        Asset.objects.filter(where, sha256=sha256)
+        .exclude(status=Asset.Status.UPLOAD_ERROR)
+        .order_by("created_at")
+        .first()
+    )
+
+
+def _key_for(asset: Asset) -> str:
+    guessed, _ = mimetypes.guess_type(asset.original_filename)
+    return storage.new_key(
+        organization_id=asset.organization_id, asset_id=asset.pk, extension=_EXTENSIONS.get(guessed or "", "")
+    )
+
+
+def _ready_to_transfer(asset: Asset) -> None:
+    """An asset takes bytes while Uploading; after an Upload Error it starts again with a fresh object key."""
+    if asset.upload_session_id is not None:
+        raise UploadRefused("This asset belongs to an upload session of the browser; upload it there.", status=409)
+    if asset.status == Asset.Status.UPLOAD_ERROR:
+        old_key, old_upload = asset.storage_key, asset.upload_id
+        if asset.restart_upload(storage_key=_key_for(asset), upload_id=""):
+            storage.multipart_abort(old_key, old_upload)
+            storage.delete(old_key)
+            return
+        asset.refresh_from_db()
+    if asset.status != Asset.Status.UPLOADING:
+        raise UploadRefused(
+            f"The file of this asset already arrived (status: {asset.get_status_display()}); nothing more to upload.",
+            status=409,
+        )
+
+
+def asset_upload_url(*, asset: Asset) -> str:
+    """A signed PUT for the asset's bytes, valid UPLOAD_URL_EXPIRY_SECONDS.
+
+    Only the length is bound (when a size was declared): a plain `curl --upload-file` works, with no
+    Content-Type or checksum header to match. The declared sha256 is compared by processing instead.
+    A multipart upload in progress is dropped: the single PUT replaces it.
+    """
+    if asset.size is not None and asset.size > MAX_SINGLE_PUT:
+        raise UploadRefused(
+            f"A single PUT takes at most {filesizeformat(MAX_SINGLE_PUT)}; upload this file in parts (?multipart=true).", status=422
+        )
+    _ready_to_transfer(asset)
+    if asset.upload_id:
+        storage.multipart_abort(asset.storage_key, asset.upload_id)
+        Asset.objects.filter(pk=asset.pk, upload_id=asset.upload_id).update(upload_id="")
+        asset.upload_id = ""
+    return storage.presign("put", asset.storage_key, size=asset.size)["url"]
+
+
+def _part_count(asset: Asset) -> int | None:
+    return None if asset.size is None else max(1, -(-asset.size // settings.UPLOAD_PART_SIZE))
+
+
+def asset_upload_start_multipart(*, asset: Asset) -> MultipartUpload:
+    """Starts (or restarts) a multipart upload of the asset's bytes; parts are then signed on request."""
+    _ready_to_transfer(asset)
+    count = _part_count(asset)
+    if count is not None and count > MAX_PARTS:
+        raise UploadRefused(
+            f"The file needs {count:,} parts of {filesizeformat(settings.UPLOAD_PART_SIZE)}; at most {MAX_PARTS:,} fit.",
+            status=422,
+        )
+    old_upload = asset.upload_id
+    upload_id = storage.multipart_start(asset.storage_key)
+    if not Asset.objects.filter(pk=asset.pk, status=Asset.Status.UPLOADING).update(upload_id=upload_id):
+        storage.multipart_abort(asset.storage_key, upload_id)
+        raise UploadRefused("The asset stopped uploading meanwhile.", status=409)
+    storage.multipart_abort(asset.storage_key, old_upload)
+    asset.upload_id = upload_id
+    return MultipartUpload(upload_id=upload_id, part_size=settings.UPLOAD_PART_SIZE, part_count=count, received=[])
+
+
+def asset_upload_sign_parts(*, asset: Asset, part_numbers: list[int]) -> list[dict]:
+    """Signed PUTs for parts of the asset's multipart upload in progress."""
+    if asset.status != Asset.Status.UPLOADING or not asset.upload_id:
+        raise UploadRefused("No multipart upload is in progress for this asset: start one first.", status=409)
+    count = _part_count(asset) or MAX_PARTS
+    wrong = [n for n in part_numbers if not 1 <= n <= count]
+    if wrong:
+        raise UploadRefused(f"Part numbers go from 1 to {count:,}; {wrong[0]} is outside.", status=422)
+    return [
+        {"partNumber": n, "url": storage.presign("upload_part", asset.storage_key, upload_id=asset.upload_id, part_number=n)["url"]}
+        for n in sorted(set(part_numbers))
+    ]
+
+
+def asset_upload_state(*, asset: Asset) -> dict:
+    """What already arrived for an uploading asset, so an interrupted client resumes instead of starting over."""
+    state: dict = {"received": False, "receivedSize": None, "multipart": None}
+    if asset.status != Asset.Status.UPLOADING:
+        state["received"] = asset.status != Asset.Status.UPLOAD_ERROR
+        state["receivedSize"] = asset.size if state["received"] else None
+        return state
+    if asset.upload_id:
+        received = storage.multipart_part_numbers(asset.storage_key, asset.upload_id)
+        if received is not None:
+            state["multipart"] = MultipartUpload(
+                upload_id=asset.upload_id, part_size=settings.UPLOAD_PART_SIZE, part_count=_part_count(asset), received=received
+            )
+            return state
+    size = storage.stored_size(asset.storage_key)
+    state["received"] = size is not None and (asset.size is None or size == asset.size)
+    state["receivedSize"] = size
+    return state
+
+
+def asset_upload_close(*, asset: Asset) -> Asset:
+    """The client finished sending: joins the parts of a multipart upload, then verifies the stored object.
+
+    Verification runs now (exists, size, content) and queues processing; a file that did not arrive or
+    is not what was declared becomes Upload Error, and UploadRefused (422) carries the reason. Closing
+    an asset whose file already arrived changes nothing.
+    """
+    if asset.upload_session_id is not None:
+        raise UploadRefused("This asset belongs to an upload session of the browser; finish it there.", status=409)
+    if asset.status == Asset.Status.UPLOADING and asset.upload_id:
+        if storage.multipart_complete(asset.storage_key, asset.upload_id):
+            Asset.objects.filter(pk=asset.pk, upload_id=asset.upload_id).update(upload_id="")
+            asset.upload_id = ""
+        elif storage.stored_size(asset.storage_key) is None:
+            reason = "No part of the multipart upload arrived, or its parts could not be joined. Upload the file again."
+            if asset.mark_upload_error(reason):
+                asset_services.asset_settled(asset=asset)
+            raise UploadRefused(reason, status=422)
+    if asset.status == Asset.Status.UPLOADING:
+        asset_services.asset_verify_upload(asset=asset)
+        asset.refresh_from_db()
+    if asset.status == Asset.Status.UPLOAD_ERROR:
+        raise UploadRefused(asset.error_reason or "The upload failed. Upload the file again.", status=422)
+    return asset

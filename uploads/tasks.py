@@ -1,0 +1,54 @@
+"""Celery tasks of upload sessions."""
+
+import logging
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.utils import timezone
+
+from uploads.models import UploadSession
+from uploads.notifications import build_session_email
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, bind=True, max_retries=8)
+def send_session_email(self, session_id: str) -> None:
+    """Sends the completion email once; delivery failures are retried with back-off and never touch the session."""
+    claimed = UploadSession.objects.filter(
+        pk=session_id, status=UploadSession.Status.COMPLETE, notified_at__isnull=True
+    ).update(notified_at=timezone.now())
+    if not claimed:
+        return
+    session = UploadSession.objects.select_related("project", "created_by").get(pk=session_id)
+    try:
+        message = build_session_email(session)
+        if message is not None:
+            message.send()
+    except (SMTPException, OSError) as error:
+        UploadSession.objects.filter(pk=session_id).update(notified_at=None)
+        logger.warning("Session email for %s not delivered yet: %s", session_id, error)
+        raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600)) from error
+
+
+@shared_task(acks_late=True, bind=True, max_retries=None)
+def fetch_imported_file(self, asset_id: str) -> None:
+    """Brings one file of a URL or bucket import in; timeouts, connection errors and 5xx are tried again with
+    back-off (URL_IMPORT_MAX_RETRIES), anything else is an Upload Error at once. A second delivery of the same
+    message finds the file no longer Uploading (or overwrites its own object) and changes nothing else."""
+    from django.conf import settings
+
+    from uploads import imports
+    from uploads.fetching import FetchError
+
+    try:
+        imports.url_import_fetch(asset_id=asset_id)
+    except FetchError as error:
+        attempt = self.request.retries + 1
+        if attempt > settings.URL_IMPORT_MAX_RETRIES:
+            imports.url_import_give_up(asset_id=asset_id, reason=error.message, attempts=attempt)
+            return
+        wait = settings.URL_IMPORT_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
+        imports.url_import_note_retry(asset_id=asset_id, reason=error.message, attempt=attempt, wait=wait)
+        logger.info("Fetching %s failed (%s); try %s in %ss", asset_id, error.message, attempt + 1, wait)
+        raise self.retry(countdown=wait, exc=error) from error

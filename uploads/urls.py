@@ -1,0 +1,25 @@
+from django.urls import path
+
+from uploads import import_views, views
+
+app_name = "uploads"
+session = "projects/<uuid:project_id>/uploads/<uuid:session_id>/"
+urlpatterns = [
+    path("projects/<uuid:project_id>/uploads/", views.session_list, name="list"),
+    path("projects/<uuid:project_id>/uploads/new/", views.session_new, name="new"),
+    path(session, views.session_detail, name="detail"),
+    path(session + "changes/", views.session_changes, name="changes"),
+    path(session + "files/", views.register_files, name="register"),
+    path(session + "sign/", views.sign_request, name="sign"),
+    path(session + "complete/", views.complete_files, name="complete"),
+    path(session + "fail/", views.fail_files, name="fail"),
+    path(session + "retry/", views.retry_files, name="retry"),
+    path(session + "finalize/", views.finalize, name="finalize"),
+    path(session + "imports/", import_views.import_preview, name="import_preview"),
+    path(session + "imports/retry/", import_views.import_retry, name="import_retry"),
+    path(session + "imports/<uuid:import_id>/", import_views.import_detail, name="import_detail"),
+    path(session + "imports/<uuid:import_id>/start/", import_views.import_start, name="import_start"),
+    path("orgs/<uuid:organization_id>/storage/", import_views.integration_list, name="integrations"),
+    path("orgs/<uuid:organization_id>/storage/<uuid:integration_id>/validate/", import_views.integration_validate, name="integration_validate"),
+    path("orgs/<uuid:organization_id>/storage/<uuid:integration_id>/delete/", import_views.integration_delete, name="integration_delete"),
+]

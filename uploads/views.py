@@ -1,0 +1,242 @@
+import json
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseLocation, HttpResponseStopPolling
+
+from assets.models import Asset
+from portal.htmx import wants_fragment
+from projects.access import ProjectAccess, get_project_for_user
+from uploads import services
+from uploads.forms import UploadSessionForm
+from uploads.models import UploadSession
+
+# Each poll re-reads rows changed a little before the previous one, so a row committed while it ran is not
+# missed; the page skips rows it already shows at the same version.
+_POLL_OVERLAP = timedelta(seconds=1)
+
+
+def _get_session_for_user(user, project_id, session_id, *, write: bool = False) -> tuple[ProjectAccess, UploadSession]:
+    """A session the user may see: managers see every session of the project, uploaders their own (else 404).
+
+    `write=True` is for adding and transferring files: only the person who opened the session may.
+    """
+    access = get_project_for_user(user, project_id)
+    session = get_object_or_404(
+        UploadSession.objects.select_related("created_by", "project__organization"), pk=session_id, project=access.project
+    )
+    owns = session.created_by_id == user.pk
+    if not owns and not access.can_manage:
+        raise Http404
+    if write and not (owns and access.can_upload):
+        raise PermissionDenied
+    return access, session
+
+
+@login_required
+def session_list(request: HttpRequest, project_id) -> HttpResponse:
+    """The Uploads tab: in-progress sessions first; managers see everyone's, uploaders their own."""
+    access = get_project_for_user(request.user, project_id)
+    sessions = UploadSession.objects.filter(project=access.project).select_related("created_by")
+    if not access.can_manage:
+        sessions = sessions.filter(created_by=request.user)
+    counts = {f"count_{status}": Count("assets", filter=Q(assets__status=status)) for status in Asset.Status.values}
+    sessions = sessions.annotate(
+        file_count=Count("assets"),
+        **counts,
+        in_progress=Case(When(status=UploadSession.Status.COMPLETE, then=Value(1)), default=Value(0), output_field=IntegerField()),
+    ).order_by("in_progress", "-created_at")
+    return render(
+        request,
+        "uploads/session_list.html",
+        {"access": access, "project": access.project, "sessions": sessions, "tab": "uploads"},
+    )
+
+
+@login_required
+@vary_on_headers("HX-Request")
+def session_new(request: HttpRequest, project_id) -> HttpResponse:
+    """The Add Assets panel: asset type, source, view name and capture date, then Continue."""
+    access = get_project_for_user(request.user, project_id, need="upload")
+    project = access.project
+    form = UploadSessionForm(request.POST or None, project=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            session = services.upload_session_open(project=project, user=request.user, **form.cleaned_data)
+        except services.UploadRefused as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            return _navigate(request, session.get_absolute_url())
+    context = {"access": access, "project": project, "form": form, "tab": "assets"}
+    template = "uploads/session_new.html#panel" if wants_fragment(request) else "uploads/session_new.html"
+    return render(request, template, context)
+
+
+def _navigate(request: HttpRequest, url: str) -> HttpResponse:
+    """After a POST: htmx navigates without reloading the tab (transfers keep going), others get a redirect."""
+    return HttpResponseLocation(url, target="body") if wants_fragment(request) else redirect(url)
+
+
+def _changes_since(request: HttpRequest) -> datetime | None:
+    raw = request.GET.get("since", "")
+    try:
+        since = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return since if timezone.is_aware(since) else None
+
+
+@login_required
+def session_detail(request: HttpRequest, project_id, session_id) -> HttpResponse:
+    """One session: its files with name, size, progress, status and reason; the drop zone while it is open."""
+    access, session = _get_session_for_user(request.user, project_id, session_id)
+    assets = Asset.objects.filter(upload_session=session).select_related("import_item").order_by("created_at", "id")
+    context = _detail_context(request, access, session, assets=assets)
+    from uploads.import_views import import_context
+
+    context |= import_context(request, session, can_add=context["can_add"])
+    return render(request, "uploads/session_detail.html", context)
+
+
+def _detail_context(request, access, session, *, assets) -> dict:
+    owns = session.created_by_id == request.user.pk
+    counts = services.session_counts(session)
+    return {
+        "access": access,
+        "project": access.project,
+        "session": session,
+        "assets": assets,
+        "counts": counts,
+        "can_add": session.is_open and owns and access.can_upload,
+        "can_finalize": session.is_open and (owns or access.can_manage),
+        "now": timezone.now(),
+        "limits": {
+            "sessionMax": settings.UPLOAD_SESSION_MAX_FILES,
+            "perDrop": settings.UPLOAD_MAX_FILES_PER_DROP,
+            "maxFileSize": settings.UPLOAD_MAX_FILE_SIZE,
+            "concurrency": settings.UPLOAD_BROWSER_CONCURRENCY,
+        },
+        "poll_interval": f"{settings.UPLOAD_POLL_INTERVAL_MS}ms",
+        "tab": "uploads",
+    }
+
+
+@login_required
+@require_GET
+def session_changes(request: HttpRequest, project_id, session_id) -> HttpResponse:
+    """The polling endpoint: rows changed since the last poll and the summary, as out-of-band swaps.
+
+    A constant number of queries however many files the session has; stops polling once the session is complete.
+    """
+    access, session = _get_session_for_user(request.user, project_id, session_id)
+    since = _changes_since(request)
+    assets = Asset.objects.filter(upload_session=session)
+    if since is not None:
+        # Rows still Uploading belong to the browser sending them; only new ones (another tab, a script) are news.
+        # Files fetched by the server (URL imports) are the exception: their bytes received are news.
+        cut = since - _POLL_OVERLAP
+        assets = assets.filter(updated_at__gte=cut).exclude(
+            status=Asset.Status.UPLOADING, created_at__lt=cut, source=Asset.Source.FILE
+        )
+    context = _detail_context(request, access, session, assets=assets.select_related("import_item").order_by("created_at", "id"))
+    if session.source != UploadSession.Source.DIRECT and since is not None:
+        from uploads.imports import removed_rows
+
+        # Imported files found to be duplicates were dropped: their rows go too.
+        context["removed_rows"] = removed_rows(session, since - _POLL_OVERLAP)
+    response = render(request, "uploads/session_changes.html", context)
+    if session.status == UploadSession.Status.COMPLETE and since is not None:
+        return HttpResponseStopPolling(response.content)
+    return response
+
+
+def _json_body(request: HttpRequest):
+    try:
+        return json.loads(request.body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise services.UploadRefused("The request body is not valid JSON.") from None
+
+
+def _protocol_view(handler):
+    """JSON endpoints of the protocol: a refusal becomes {"error": message} with its status."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, project_id, session_id) -> JsonResponse:
+        _, session = _get_session_for_user(request.user, project_id, session_id, write=True)
+        try:
+            return JsonResponse(handler(request, session, _json_body(request)))
+        except services.UploadRefused as refusal:
+            return JsonResponse({"error": refusal.message}, status=refusal.status)
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return view
+
+
+def _files_payload(body) -> list:
+    if isinstance(body, dict) and isinstance(body.get("files"), list):
+        return body["files"]
+    raise services.UploadRefused("Send {\"files\": [{\"name\", \"size\", \"contentType\", \"sha256\"}, ...]}.")
+
+
+@_protocol_view
+def register_files(request, session, body) -> dict:
+    """Registers one drop of files; answers per file."""
+    results = services.upload_session_register(session=session, user=request.user, files=_files_payload(body))
+    return {
+        "files": [result.as_dict() for result in results],
+        "duplicates": sum(result.outcome == "duplicate" for result in results),
+        "held": Asset.objects.filter(upload_session=session).count(),
+        "max": settings.UPLOAD_SESSION_MAX_FILES,
+    }
+
+
+@_protocol_view
+def sign_request(request, session, body) -> dict:
+    """Signs one storage request (single PUT, or a multipart step) of a file being transferred."""
+    return dict(services.upload_sign(session=session, request=body if isinstance(body, dict) else {}))
+
+
+@_protocol_view
+def complete_files(request, session, body) -> dict:
+    """The client finished transferring these files: verify them."""
+    ids = body.get("assetIds") if isinstance(body, dict) else None
+    return {"queued": services.upload_complete(session=session, asset_ids=ids)}
+
+
+@_protocol_view
+def fail_files(request, session, body) -> dict:
+    """The client gave up transferring these files: Upload Error with its reason."""
+    failures = body.get("failures") if isinstance(body, dict) else None
+    return {"failed": services.upload_fail(session=session, failures=failures)}
+
+
+@_protocol_view
+def retry_files(request, session, body) -> dict:
+    """Fresh transfer instructions for failed files."""
+    ids = body.get("assetIds") if isinstance(body, dict) else None
+    return {"files": services.upload_retry(session=session, asset_ids=ids)}
+
+
+@login_required
+@require_POST
+def finalize(request: HttpRequest, project_id, session_id) -> HttpResponse:
+    """Submit what uploaded: no more files join, failed files stay failed in the session."""
+    access, session = _get_session_for_user(request.user, project_id, session_id)
+    if not (session.created_by_id == request.user.pk or access.can_manage):
+        raise PermissionDenied
+    if services.upload_session_finalize(session=session):
+        messages.success(request, "Submitted for processing. You will get an email when every file is done.")
+    else:
+        messages.info(request, "This session was already finalized.")
+    return _navigate(request, session.get_absolute_url())
