@@ -783,6 +783,8 @@ def browser_run(base_url, username, password, manifest, options, probe, groups, 
                 profiler.send("Profiler.enable")
                 profiler.send("Profiler.setSamplingInterval", {"interval": 1000})
                 profiler.send("Profiler.start")
+            if options.trace:
+                browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
             sampler.start()
             t0 = time.perf_counter()
             drop_times = []
@@ -841,6 +843,7 @@ def browser_run(base_url, username, password, manifest, options, probe, groups, 
             moto_window.stop()
             usage = sampler.finish()
             profile = profiler.send("Profiler.stop")["profile"] if profiler is not None else None
+            trace = summarize_trace(browser.stop_tracing()) if options.trace else None
             set_phase(work, "after-portal")
             if all_sent is None:
                 state = page.evaluate(STATE_JS)
@@ -900,6 +903,7 @@ def browser_run(base_url, username, password, manifest, options, probe, groups, 
         "machine_before_start": quiet,
         "chromium": chromium_version,
         **({"page_main_thread_profile": summarize_profile(profile)} if profile else {}),
+        **({"chromium_trace": trace} if trace else {}),
     }
 
 
@@ -921,6 +925,52 @@ def _drop_summary(drop_times: list[dict]) -> dict:
         "drop_to_registered_seconds_sum": round(sum(spans), 2),
         "each": drop_times,
     }
+
+
+# --- Chromium's timeline trace (--trace) ---------------------------------------------------------------
+
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "blink", "loading"]
+
+
+def summarize_trace(raw: bytes, top: int = 12) -> dict:
+    """Wall time of Chromium's traced events per thread and event name (inclusive: nested events count in both).
+
+    Complete events ("X") and begin/end pairs ("B"/"E") are summed; threads are named from the trace's
+    metadata, so the renderer's main thread shows as CrRendererMain and workers as DedicatedWorker thread.
+    """
+    events = json.loads(raw)
+    events = events.get("traceEvents", events) if isinstance(events, dict) else events
+    names: dict[tuple, str] = {}
+    for event in events:
+        if event.get("ph") == "M" and event.get("name") == "thread_name":
+            names[(event["pid"], event["tid"])] = event["args"]["name"]
+    sums: dict[str, dict[str, float]] = {}
+    open_events: dict[tuple, list] = {}
+    for event in events:
+        phase = event.get("ph")
+        thread = names.get((event.get("pid"), event.get("tid")), f"thread {event.get('tid')}")
+        if phase == "X":
+            duration = event.get("dur", 0) / 1e6
+        elif phase == "B":
+            open_events.setdefault((event.get("pid"), event.get("tid")), []).append(event)
+            continue
+        elif phase == "E":
+            stack = open_events.get((event.get("pid"), event.get("tid")))
+            if not stack:
+                continue
+            begin = stack.pop()
+            duration = (event["ts"] - begin["ts"]) / 1e6
+            event = begin
+        else:
+            continue
+        per_thread = sums.setdefault(thread, {})
+        per_thread[event["name"]] = per_thread.get(event["name"], 0.0) + duration
+    result = {}
+    for thread, per_name in sums.items():
+        ranked = sorted(per_name.items(), key=lambda item: -item[1])[:top]
+        if ranked and ranked[0][1] >= 0.05:
+            result[thread] = {name: round(seconds, 2) for name, seconds in ranked}
+    return dict(sorted(result.items(), key=lambda item: -max(item[1].values())))
 
 
 # --- the page's CPU profile (--profile) ---------------------------------------------------------------
@@ -1277,6 +1327,8 @@ def main() -> None:
                         help="seconds to wait at most for an idle machine before each timed part (default 60)")
     parser.add_argument("--profile", action="store_true",
                         help="diagnostic: record a CPU profile of the page's main thread (slows the page down)")
+    parser.add_argument("--trace", action="store_true",
+                        help="diagnostic: record a Chromium timeline trace and sum its events per thread and kind")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated JPEGs")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, databases) and print its path")
     parser.add_argument("--baseline-worker", metavar="JOB", help=argparse.SUPPRESS)

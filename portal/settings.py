@@ -203,6 +203,8 @@ if REDIS_URL:
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200, minimum=60)
     }
 else:
+    # kombu's filesystem transport, with messages written whole before consumers can see them (portal/broker.py).
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),

@@ -143,11 +143,14 @@ _SHOW_SETTINGS = """
 import json, django
 from django.conf import settings
 django.setup()
+from portal.celery import app
+transport = app.connection_for_write().get_transport_cls()
 print(json.dumps({
     "DEBUG": settings.DEBUG,
     "database": settings.DATABASES["default"]["ENGINE"],
     "storage": settings.STORAGES["default"]["BACKEND"],
     "broker": settings.CELERY_BROKER_URL,
+    "broker_transport": f"{transport.__module__}.{transport.__name__}",
     "email": settings.MAILERS["default"]["BACKEND"],
     "cache": settings.CACHES["default"]["BACKEND"],
 }))
@@ -181,6 +184,7 @@ def test_with_nothing_set_the_portal_runs_on_embedded_defaults(tmp_path):
         "database": "django.db.backends.sqlite3",
         "storage": "django.core.files.storage.FileSystemStorage",
         "broker": "filesystem://",
+        "broker_transport": "portal.broker.Transport",
         "email": "django.core.mail.backends.filebased.EmailBackend",
         "cache": "django.core.cache.backends.filebased.FileBasedCache",
     }
@@ -196,6 +200,7 @@ def test_production_starts_when_every_required_variable_is_set(tmp_path):
         "database": "django.db.backends.postgresql",
         "storage": "storages.backends.s3.S3Storage",
         "broker": "redis://redis.example.com:6379/0",
+        "broker_transport": "kombu.transport.redis.Transport",
         "email": "django.core.mail.backends.smtp.EmailBackend",
         "cache": "django.core.cache.backends.redis.RedisCache",
     }
