@@ -293,7 +293,8 @@ class Sampler(threading.Thread):
             }
         busy = _busy(machine_last) - _busy(self.machine_first)
         total = busy + _idle(machine_last) - _idle(self.machine_first)
-        measured = sum(entry["cpu_seconds"] for entry in result.values())
+        # "chromium <kind>" groups are parts of "chromium": counted once.
+        measured = sum(entry["cpu_seconds"] for name, entry in result.items() if " " not in name)
         result["machine"] = {
             "busy_fraction": round(busy / total, 3) if total else None,
             "busy_cpu_seconds": round(busy, 1),
@@ -339,13 +340,35 @@ def tree(pid: int):
     return members
 
 
-def chromium_processes():
+def chromium_processes(kind: str | None = None):
+    """Chromium's processes; with `kind`, only those of one type (browser, renderer, gpu-process, utility:<service>)."""
     import psutil
 
+    def process_kind(process) -> str:
+        arguments = process.cmdline()
+        kind_argument = next((a.split("=", 1)[1] for a in arguments if a.startswith("--type=")), "browser")
+        if kind_argument == "utility":
+            service = next((a.split("=", 1)[1] for a in arguments if a.startswith("--utility-sub-type=")), "")
+            kind_argument = f"utility:{service.rsplit('.', 1)[-1]}"
+        return kind_argument
+
     def members():
-        return [p for p in psutil.Process().children(recursive=True) if p.name().startswith("chrom")]
+        found = [p for p in psutil.Process().children(recursive=True) if p.name().startswith("chrom")]
+        if kind is None:
+            return found
+        chosen = []
+        for process in found:
+            try:
+                if process_kind(process) == kind:
+                    chosen.append(process)
+            except psutil.Error:
+                continue
+        return chosen
 
     return members
+
+
+CHROMIUM_KINDS = ("browser", "renderer", "gpu-process", "utility:NetworkService", "utility:StorageService")
 
 
 def playwright_driver():
@@ -625,6 +648,7 @@ def run_once(mode: str, run_index: int, manifest: list[dict], options, root: Pat
 
         probe = StatusProbe(env.get("DATABASE_URL", ""), var_dir, project_id)
         groups = {"web": tree(web.pid), "worker": tree(worker.pid), "chromium": chromium_processes(),
+                  **{f"chromium {kind}": chromium_processes(kind) for kind in CHROMIUM_KINDS},
                   "playwright_driver": playwright_driver(), "bench": this_process()}
         if moto is not None:
             groups["moto"] = tree(moto.pid)
@@ -1267,6 +1291,9 @@ def summarize(mode: str, runs: list[dict], files: int) -> dict:
                 "other_processes_cpu_seconds": {
                     name: usage[name]["cpu_seconds"]
                     for name in ("worker", "chromium", "moto", "playwright_driver", "bench") if name in usage
+                },
+                "chromium_cpu_seconds_by_process": {
+                    kind: usage[f"chromium {kind}"]["cpu_seconds"] for kind in CHROMIUM_KINDS if f"chromium {kind}" in usage
                 },
                 "machine_other_cpu_seconds": usage["machine"]["other_cpu_seconds"],
                 "machine_busy_fraction": usage["machine"]["busy_fraction"],

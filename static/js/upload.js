@@ -8,6 +8,10 @@ const ACTIVE = new Set(["hashing", "registering", "queued", "uploading"]);
 // Completions go out at most this long after the first one waiting, in batches of at most this many.
 const COMPLETE_DELAY_MS = 1000;
 const COMPLETE_BATCH = 100;
+// Files handed to the transfer engine at a time, per connection it may open; the rest wait in order.
+const ENGINE_FILES_PER_CONNECTION = 2;
+// Changed rows and the header count are repainted at most this often (the bars glide between paints).
+const PAINT_INTERVAL_MS = 200;
 
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -100,11 +104,15 @@ class UploadManager {
     this.hashes = null;
     this.uppy = null;
     this.partSize = 16 * 1024 * 1024;
+    this.waiting = []; // records with transfer instructions, not yet handed to the engine
+    this.inEngine = 0;
+    this.concurrency = 1;
   }
 
   // --- engine ---------------------------------------------------------------------------------
   engine(concurrency) {
     if (this.uppy) return this.uppy;
+    this.concurrency = concurrency;
     this.uppy = new Uppy({ autoProceed: false, allowMultipleUploadBatches: true });
     this.uppy.use(AwsS3, {
       limit: concurrency,
@@ -122,18 +130,18 @@ class UploadManager {
       this.touch(record);
     });
     this.uppy.on("upload-success", (file) => {
+      if (file) this.leaveEngine(file);
       const record = this.byKey.get(file?.meta.key);
       if (!record) return;
       record.state = "verifying";
       record.progress = 1;
       this.touch(record);
       this.queueComplete(record);
-      setTimeout(() => this.uppy.removeFile(file.id), 0);
     });
     this.uppy.on("upload-error", (file, error) => {
+      if (file) this.leaveEngine(file);
       const record = this.byKey.get(file?.meta.key);
       if (!record) return;
-      setTimeout(() => this.uppy.removeFile(file.id), 0);
       this.markFailed(record, describeError(error), true);
     });
     return this.uppy;
@@ -279,10 +287,22 @@ class UploadManager {
     this.touch(record);
   }
 
+  // Files wait in this manager's queue and join the engine a few at a time: Uppy copies its whole file list
+  // on every state change, so 1,500 files handed over at once made each progress event cost 1,500 copies.
   start(session, records) {
     if (!records.length) return;
-    const uppy = this.engine(session.limits.concurrency);
-    uppy.addFiles(
+    this.engine(session.limits.concurrency);
+    this.waiting.push(...records);
+    this.pump();
+  }
+
+  pump() {
+    const room = ENGINE_FILES_PER_CONNECTION * this.concurrency - this.inEngine;
+    if (room <= 0 || !this.waiting.length) return;
+    const records = this.waiting.splice(0, room).filter((record) => record.state === "queued" && record.file);
+    if (!records.length) return this.pump();
+    this.inEngine += records.length;
+    this.uppy.addFiles(
       records.map((record) => ({
         name: record.name,
         type: record.type || "application/octet-stream",
@@ -292,7 +312,16 @@ class UploadManager {
         isRemote: false,
       })),
     );
-    uppy.upload().catch(() => {});
+    this.uppy.upload().catch(() => {});
+  }
+
+  // A file left the engine (sent or failed): the next waiting ones may join.
+  leaveEngine(file) {
+    this.inEngine = Math.max(0, this.inEngine - 1);
+    setTimeout(() => {
+      this.uppy.removeFile(file.id);
+      this.pump();
+    }, 0);
   }
 
   // --- completion, failure and retry ----------------------------------------------------------
@@ -389,7 +418,7 @@ class UploadManager {
     return count;
   }
 
-  // The header count, Finalize and Retry all failed are refreshed at most once per frame.
+  // The header count, Finalize and Retry all failed are refreshed at most once per paint interval.
   updateBadge() {
     this.scheduleRowChecks();
   }
@@ -420,13 +449,17 @@ class UploadManager {
     button.textContent = `Retry all failed (${failed})`;
   }
 
-  // Table-wide checks run at most once per frame, however many rows changed.
+  // Table-wide checks run at most once per paint interval, however many rows changed.
   scheduleRowChecks() {
     if (this.rowCheckFrame) return;
-    this.rowCheckFrame = requestAnimationFrame(() => {
-      this.rowCheckFrame = 0;
-      this.refreshIndicators();
-    });
+    this.rowCheckFrame = setTimeout(
+      () =>
+        requestAnimationFrame(() => {
+          this.rowCheckFrame = 0;
+          this.refreshIndicators();
+        }),
+      PAINT_INTERVAL_MS,
+    );
   }
 
   // --- rows -----------------------------------------------------------------------------------
@@ -442,8 +475,10 @@ class UploadManager {
       if (record.session.id !== this.pageSessionId()) continue;
       const row = document.createElement("tr");
       row.id = `file-${record.cid}`;
+      row.setAttribute("role", "row");
       row.innerHTML =
-        '<td class="name-cell"></td><td class="num"></td><td class="progress-cell"><div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"><span></span></div></td><td><span class="badge"></span></td><td class="reason-cell"></td><td class="num"></td>';
+        '<td role="cell" class="name-cell"></td><td role="cell" class="num"></td><td role="cell" class="progress-cell"><div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"><span></span></div></td><td role="cell"><span class="badge"></span></td><td role="cell" class="reason-cell"></td><td role="cell" class="num"></td>';
+      row.querySelector(".progress").setAttribute("aria-label", `Progress of ${record.name}`);
       row.cells[0].textContent = record.name;
       row.cells[0].title = record.name;
       row.cells[1].textContent = formatSize(record.size);
@@ -458,9 +493,11 @@ class UploadManager {
     return document.querySelector("[data-upload-session]")?.dataset.uploadSession;
   }
 
+  // Rows are repainted a few times a second, not on every progress event: with six transfers at once,
+  // painting each event kept the page's main thread busy enough to slow the transfers down.
   touch(record) {
     this.dirty.add(record);
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+    if (!this.frame) this.frame = setTimeout(() => requestAnimationFrame(() => this.flush()), PAINT_INTERVAL_MS);
   }
 
   flush() {

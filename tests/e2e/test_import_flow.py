@@ -54,7 +54,9 @@ def test_a_csv_list_is_previewed_then_imported_and_its_rows_become_ready(live_se
             page.get_by_role("button", name="Import only the 5 good rows").click()
             page.wait_for_selector("#file-rows tr")
             page.wait_for_function("document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 4", timeout=30_000)
-            assert page.locator('#file-rows tr[data-status="upload_error"]').inner_text().count("HTTP 404") == 1
+            failed = page.locator('#file-rows tr[data-status="upload_error"]')
+            # textContent: rows out of view are not rendered (content-visibility), so their innerText is empty.
+            assert failed.text_content().count("HTTP 404") == 1
             page.screenshot(path=screens_dir / "import-session.png", full_page=True)
     assert Asset.objects.filter(project=project, status=Asset.Status.READY).count() == 4
 
