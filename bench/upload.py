@@ -660,6 +660,9 @@ def run_once(mode: str, run_index: int, manifest: list[dict], options, root: Pat
         set_phase(work, "baseline")
         time.sleep(0.5)
         result["baseline"] = baseline_run(mode, manifest, options, env, base_url, work, web, moto)
+        set_phase(work, "browser-floor")
+        time.sleep(0.5)
+        result["browser_floor"] = browser_floor_run(mode, manifest, options, env, base_url, work, web, moto)
         set_phase(work, "teardown")
     finally:
         stops = {}
@@ -1252,6 +1255,103 @@ def baseline_worker(job_path: str) -> None:
     }))
 
 
+# --- browser floor: the same browser, no portal -------------------------------------------------------
+
+FLOOR_JS = """async ({ signed, concurrency }) => {
+  const files = [];
+  for (const input of document.querySelectorAll('input[data-floor]')) files.push(...input.files);
+  let next = 0, failed = 0;
+  const started = performance.now();
+  async function lane() {
+    while (next < files.length) {
+      const index = next++;
+      const { url, headers } = signed[index];
+      const response = await fetch(url, { method: 'PUT', body: files[index], headers });
+      if (!response.ok) failed += 1;
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { seconds: (performance.now() - started) / 1000, files: files.length, failed };
+}"""
+
+
+def browser_floor_run(mode, manifest, options, env, base_url, work, web, moto) -> dict:
+    """The same Chromium PUTs the same files to the same storage with plain fetch, 6 at a time, through URLs
+    presigned beforehand: no hashing, no register/complete, no rows. What any browser upload costs here."""
+    from playwright.sync_api import sync_playwright
+
+    job_path = work / "floor-job.json"
+    job_path.write_text(json.dumps({"manifest": manifest, "prefix": f"bench-floor/{uuid.uuid4().hex[:8]}"}))
+    signing = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--sign-worker", str(job_path)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    if signing.returncode:
+        raise RuntimeError(f"signing the browser floor's URLs failed:\n{signing.stderr[-3000:]}")
+    signed = json.loads(signing.stdout)
+    for entry in signed:
+        entry["url"] = entry["url"] if entry["url"].startswith("http") else base_url + entry["url"]
+    per_input = options.per_drop
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            # A page of the portal's origin, as the upload page is (same-origin PUTs in embedded mode).
+            page.goto(f"{base_url}/accounts/login/")
+            count = -(-len(manifest) // per_input)
+            page.evaluate(
+                """(count) => { for (let i = 0; i < count; i++) { const input = document.createElement('input');
+                   input.type = 'file'; input.multiple = true; input.hidden = true; input.dataset.floor = i;
+                   document.body.append(input); } }""",
+                count,
+            )
+            for index in range(count):
+                chunk = manifest[index * per_input:(index + 1) * per_input]
+                page.set_input_files(f'input[data-floor="{index}"]', [entry["path"] for entry in chunk])
+            groups = {"web": tree(web.pid), "chromium": chromium_processes()}
+            if moto is not None:
+                groups["moto"] = tree(moto.pid)
+            quiet = wait_for_quiet_machine(options.quiet_wait)
+            sampler = Sampler(groups)
+            sampler.start()
+            started = time.perf_counter()
+            outcome = page.evaluate(FLOOR_JS, {"signed": signed, "concurrency": 6})
+            total = time.perf_counter() - started
+            usage = sampler.finish()
+        finally:
+            browser.close()
+    if outcome["failed"]:
+        raise RuntimeError(f"the browser floor had {outcome['failed']} failed PUTs")
+    size = sum(entry["size"] for entry in manifest)
+    log(f"  browser floor {mode}: {outcome['files']} files in {total:.1f} s")
+    return {
+        "method": "the same headless Chromium, a page of the portal's origin, fetch PUT of each File to a URL presigned "
+                  "beforehand by assets.storage.presign (same headers as the portal's single PUT), 6 at a time; "
+                  "no hashing, no portal requests, no rows",
+        "total_seconds": round(total, 2),
+        "files_per_second": round(len(manifest) / total, 1),
+        "mb_per_second": round(size / total / 1e6, 1),
+        "processes": usage,
+        "machine_before_start": quiet,
+    }
+
+
+def sign_worker(job_path: str) -> None:
+    """Runs in a child process with the mode's portal environment: prints presigned PUTs for the browser floor."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
+    from assets import storage
+
+    job = json.loads(Path(job_path).read_text())
+    print(json.dumps([
+        storage.presign("put", f"{job['prefix']}/{index:04}.jpg", size=entry["size"], sha256=entry["sha256"],
+                        content_type="image/jpeg")
+        for index, entry in enumerate(job["manifest"])
+    ]))
+
+
 # --- summary -----------------------------------------------------------------------------------------
 
 def median_of(values: list):
@@ -1313,6 +1413,18 @@ def summarize(mode: str, runs: list[dict], files: int) -> dict:
                 "web_cpu_seconds": baseline["processes"]["web"]["cpu_seconds"],
             },
             "wall_ratio_portal_over_baseline": round(portal["total_seconds"] / baseline["total_seconds"], 2),
+            **({
+                "browser_floor": {
+                    "total_seconds": run["browser_floor"]["total_seconds"],
+                    "files_per_second": run["browser_floor"]["files_per_second"],
+                    "chromium_cpu_seconds": run["browser_floor"]["processes"]["chromium"]["cpu_seconds"],
+                    "web_cpu_seconds": run["browser_floor"]["processes"]["web"]["cpu_seconds"],
+                },
+                "wall_ratio_browser_floor_over_baseline": round(
+                    run["browser_floor"]["total_seconds"] / baseline["total_seconds"], 2),
+                "wall_ratio_portal_over_browser_floor": round(
+                    portal["total_seconds"] / run["browser_floor"]["total_seconds"], 2),
+            } if "browser_floor" in run else {}),
         }
 
     picked = [pick(run) for run in runs]
@@ -1359,9 +1471,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated JPEGs")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, databases) and print its path")
     parser.add_argument("--baseline-worker", metavar="JOB", help=argparse.SUPPRESS)
+    parser.add_argument("--sign-worker", metavar="JOB", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.baseline_worker:
         return baseline_worker(options.baseline_worker)
+    if options.sign_worker:
+        return sign_worker(options.sign_worker)
 
     modes = [m.strip() for m in options.modes.split(",") if m.strip()]
     if not modes or set(modes) - {"embedded", "s3"}:
@@ -1395,7 +1510,8 @@ def main() -> None:
             all_runs[mode] = runs
             results[mode] = summarize(mode, runs, options.files)
             log(f"{mode}: portal {results[mode]['portal']['total_seconds']} s, baseline "
-                f"{results[mode]['baseline']['total_seconds']} s, ratio {results[mode]['wall_ratio_portal_over_baseline']}")
+                f"{results[mode]['baseline']['total_seconds']} s, ratio {results[mode]['wall_ratio_portal_over_baseline']}; "
+                f"browser floor {results[mode].get('browser_floor', {}).get('total_seconds')} s")
     finally:
         if options.keep:
             log(f"kept {root}")
@@ -1471,6 +1587,9 @@ NOTES = [
     "storage has no S3 API, so it is requests.put to URLs signed by assets.storage.presign in a process with the portal's "
     "settings, served by the same gunicorn workers that serve the portal (its web CPU is in baseline.web_cpu_seconds).",
     "wall_ratio_portal_over_baseline = portal total_seconds / baseline total_seconds.",
+    "browser_floor: the same headless Chromium uploads the same files to the same storage with plain fetch PUTs (6 at a "
+    "time, the page's limit) through URLs presigned beforehand: no hashing, no portal requests, no rows. It is what moving "
+    "the bytes through a browser costs on this machine; wall_ratio_portal_over_browser_floor is what the portal adds to it.",
     "timeline_seconds: all_drops_registered (last drop's rows registered), all_bytes_sent_browser (no record hashing, registering, "
     "queued or uploading in the page; sampled every 0.5 s), all_verified_uploaded (= total_seconds); page_rows_show_uploaded_after_end "
     "is how much later the page's polled rows showed it too (not timed).",
