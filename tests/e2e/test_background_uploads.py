@@ -2,6 +2,7 @@
 closing the tab while bytes move asks first."""
 
 import random
+import re
 
 import pytest
 from django.urls import reverse
@@ -92,3 +93,52 @@ def test_closing_the_tab_while_bytes_move_asks_first(live_server, member, projec
         page.wait_for_timeout(500)
         assert asked == ["beforeunload"]
         assert not page.is_closed(), "dismissing the prompt keeps the tab and its uploads"
+
+
+def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, project, tmp_path, screens_dir):
+    files = _photos(tmp_path, 24)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        page.goto(live_server.url + reverse("uploads:new", args=[project.pk]))
+        page.locator("label.choice", has_text="Image").click()
+        page.fill("#id_view_name", "Loading dock")
+        page.fill("#id_capture_date", "2026-11-19")
+        page.locator("[data-continue]").click()
+        page.wait_for_selector("[data-dropzone]")
+        _slow_network(page)
+        page.set_input_files("[data-file-input]", files)
+
+        # A row part-way: its bar neither empty nor full, its reason says how much of the file went.
+        seen = page.wait_for_function(
+            """() => {
+              for (const row of document.querySelectorAll('#file-rows tr')) {
+                const percent = Number(row.querySelector('.progress')?.getAttribute('aria-valuenow'));
+                if (percent > 0 && percent < 100) {
+                  return { badge: row.querySelector('.badge').textContent, reason: row.cells[4].textContent, percent };
+                }
+              }
+              return null;
+            }""",
+            timeout=30_000,
+        ).json_value()
+        assert seen["badge"] == "Uploading"
+        # The bar grows from empty (it never starts full and shrinks back) and follows the reported bytes.
+        scales = page.evaluate(
+            """() => [...document.querySelectorAll('#file-rows tr .progress > span')]
+                 .map((fill) => new DOMMatrixReadOnly(getComputedStyle(fill).transform).a)"""
+        )
+        values = page.evaluate(
+            "() => [...document.querySelectorAll('#file-rows tr .progress')].map((bar) => Number(bar.getAttribute('aria-valuenow')) / 100)"
+        )
+        assert all(scale <= value + 0.01 for scale, value in zip(scales, values)), list(zip(scales, values))
+        assert re.fullmatch(r"[\d.]+ (bytes|KB) of [\d.]+ KB", seen["reason"]), seen
+        # The other files wait their turn: at most UPLOAD_BROWSER_CONCURRENCY (6) move at once.
+        states = page.evaluate(
+            "() => [...window.portalUploads.records.values()].map((record) => record.state)"
+        )
+        assert states.count("uploading") <= 6
+        assert page.locator("#file-rows tr .reason-cell", has_text="Waiting for a free connection").count() > 0
+        page.screenshot(path=screens_dir / "session-uploading.png")
+
+        page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
+    assert Asset.objects.filter(upload_session__view_name="Loading dock", status=Asset.Status.READY).count() == 24
