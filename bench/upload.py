@@ -236,6 +236,7 @@ class Sampler(threading.Thread):
         self.last: dict[tuple[str, int], float] = {}
         self.peak_rss: dict[str, int] = {name: 0 for name in groups}
         self.peak_processes: dict[str, int] = {name: 0 for name in groups}
+        self.rss_series: dict[str, list[int]] = {name: [] for name in groups}
         self.samples = 0
         self._stop = threading.Event()
 
@@ -262,6 +263,7 @@ class Sampler(threading.Thread):
                 rss += memory
                 alive += 1
             self.peak_rss[name] = max(self.peak_rss[name], rss)
+            self.rss_series[name].append(rss)
             self.peak_processes[name] = max(self.peak_processes[name], alive)
         self.samples += 1
 
@@ -286,9 +288,13 @@ class Sampler(threading.Thread):
         result = {}
         for name in self.groups:
             cpu = sum(self.last[key] - self.first[key] for key in self.last if key[0] == name)
+            series = self.rss_series[name]
+            quarters = [series[len(series) * q // 4:len(series) * (q + 1) // 4] for q in range(4)]
             result[name] = {
                 "cpu_seconds": round(cpu, 2),
                 "peak_rss_mb": round(self.peak_rss[name] / 1e6, 1),
+                # Peak RSS in each quarter of the window: flat when it does not grow with the files that went through.
+                "peak_rss_mb_by_quarter": [round(max(part) / 1e6, 1) if part else None for part in quarters],
                 "processes": self.peak_processes[name],
             }
         busy = _busy(machine_last) - _busy(self.machine_first)
@@ -1387,6 +1393,7 @@ def summarize(mode: str, runs: list[dict], files: int) -> dict:
                     "cpu_ms_per_file": portal["web_cpu_ms_per_file"],
                     "request_threads_cpu_seconds": portal["sql_queries"]["web"]["thread_cpu_seconds"],
                     "peak_rss_mb": usage["web"]["peak_rss_mb"],
+                    "peak_rss_mb_by_quarter_of_the_run": usage["web"]["peak_rss_mb_by_quarter"],
                 },
                 "other_processes_cpu_seconds": {
                     name: usage[name]["cpu_seconds"]
@@ -1581,7 +1588,8 @@ NOTES = [
     "started inside the timed window. web and worker are reported separately.",
     "processes.*.cpu_seconds: user+system CPU of the process tree (gunicorn master + workers; celery main + pool; Chromium's "
     "processes; moto; this harness), sampled with psutil every 0.25 s over the timed window; peak_rss_mb is the peak of the "
-    "summed RSS. machine.busy_fraction is the share of both cores that was busy.",
+    "summed RSS (peak_rss_mb_by_quarter: the same per quarter of the window, to see whether it grows with the files). "
+    "machine.busy_fraction is the share of both cores that was busy.",
     "Baseline: the same files straight to the same storage with 8 threads and no portal in between (no hashing in a browser, "
     "no register/complete, no verification). For S3 it is boto3 put_object to the same moto endpoint and bucket; the embedded "
     "storage has no S3 API, so it is requests.put to URLs signed by assets.storage.presign in a process with the portal's "
