@@ -365,7 +365,10 @@ def chromium_processes(kind: str | None = None):
         chosen = []
         for process in found:
             try:
-                if process_kind(process) == kind:
+                # A process keeps its type: read its command line once, not on every sample.
+                if process.pid not in _CHROMIUM_KIND:
+                    _CHROMIUM_KIND[process.pid] = process_kind(process)
+                if _CHROMIUM_KIND[process.pid] == kind:
                     chosen.append(process)
             except psutil.Error:
                 continue
@@ -374,6 +377,7 @@ def chromium_processes(kind: str | None = None):
     return members
 
 
+_CHROMIUM_KIND: dict[int, str] = {}
 CHROMIUM_KINDS = ("browser", "renderer", "gpu-process", "utility:NetworkService", "utility:StorageService")
 
 
