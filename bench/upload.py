@@ -366,9 +366,10 @@ def chromium_processes(kind: str | None = None):
         for process in found:
             try:
                 # A process keeps its type: read its command line once, not on every sample.
-                if process.pid not in _CHROMIUM_KIND:
-                    _CHROMIUM_KIND[process.pid] = process_kind(process)
-                if _CHROMIUM_KIND[process.pid] == kind:
+                identity = (process.pid, process.create_time())
+                if identity not in _CHROMIUM_KIND:
+                    _CHROMIUM_KIND[identity] = process_kind(process)
+                if _CHROMIUM_KIND[identity] == kind:
                     chosen.append(process)
             except psutil.Error:
                 continue
@@ -377,7 +378,7 @@ def chromium_processes(kind: str | None = None):
     return members
 
 
-_CHROMIUM_KIND: dict[int, str] = {}
+_CHROMIUM_KIND: dict[tuple[int, float], str] = {}
 CHROMIUM_KINDS = ("browser", "renderer", "gpu-process", "utility:NetworkService", "utility:StorageService")
 
 
