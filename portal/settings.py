@@ -312,6 +312,9 @@ ASSETS_PAGE_SIZE = env_int("ASSETS_PAGE_SIZE", 50, minimum=10)
 # Files one upload session holds (seed 003: 1,500), and files one drop or file choice may add (100).
 UPLOAD_SESSION_MAX_FILES = env_int("UPLOAD_SESSION_MAX_FILES", 1500, minimum=1)
 UPLOAD_MAX_FILES_PER_DROP = env_int("UPLOAD_MAX_FILES_PER_DROP", 100, minimum=1)
+# A drop is registered in parts as the browser finishes each file's checksum; its first part keeps room in the
+# session for the whole drop this long (renewed by every part), so a drop is never cut off by the session cap.
+UPLOAD_DROP_RESERVATION_SECONDS = env_int("UPLOAD_DROP_RESERVATION_SECONDS", 900, minimum=10)
 # The largest file accepted, in bytes (default 20 GiB).
 UPLOAD_MAX_FILE_SIZE = env_int("UPLOAD_MAX_FILE_SIZE", 20 * 1024**3, minimum=1)
 # Files at or above this size go as S3 multipart uploads, in parts of UPLOAD_PART_SIZE (S3 needs 5 MiB or more).

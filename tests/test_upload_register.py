@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import time
 
 import pytest
 from django.urls import reverse
@@ -295,6 +296,102 @@ def test_the_1501st_file_is_refused_with_the_cap_and_a_new_session_suggested(mem
     assert "start a new session" in body["error"]
     assert Asset.objects.filter(upload_session=upload_session).count() == 1500
     assert not Asset.objects.filter(name="one-more.jpg").exists()
+
+
+# --- drops registered in parts, as the browser finishes each checksum ------------------------------
+
+
+def _part(session, drop_id: str, size: int, *files, user=None) -> list:
+    return upload_session_register(
+        session=session, user=user or session.created_by, files=list(files), drop={"id": drop_id, "size": size}
+    )
+
+
+def test_the_first_part_of_a_drop_keeps_room_for_the_whole_drop(member_client, register_url, upload_session, settings):
+    settings.UPLOAD_SESSION_MAX_FILES = 10
+    _part(upload_session, "drop-a", 6, _file("a0.jpg"), _file("a1.jpg"))
+
+    # Another tab's drop finds 2 files here and 4 on their way: 4 more fit, not 5.
+    status, body = _post(member_client, register_url, [_file(f"b{n}.jpg") for n in range(5)])
+    assert status == 409
+    assert body["error"].startswith(
+        "A session holds at most 10 files. This one has 2 (4 more are on their way from drops still being prepared), "
+        "so 4 more fit and this drop adds 5."
+    )
+
+    # The rest of the first drop still fits, whoever came in between.
+    results = _part(upload_session, "drop-a", 6, *[_file(f"a{n}.jpg") for n in range(2, 6)])
+    assert [r.outcome for r in results] == ["upload"] * 4
+    assert Asset.objects.filter(upload_session=upload_session).count() == 6
+    upload_session.refresh_from_db()
+    assert upload_session.drop_reservations == {}, "a drop fully registered keeps no room"
+    assert _post(member_client, register_url, [_file(f"b{n}.jpg") for n in range(4)])[0] == 200
+
+
+def test_a_drop_that_does_not_fit_is_refused_whole_at_its_first_part(member_client, register_url, upload_session, settings):
+    settings.UPLOAD_SESSION_MAX_FILES = 5
+    _register(upload_session, *[_file(f"f{n}.jpg") for n in range(3)])
+
+    response = member_client.post(
+        register_url, data=json.dumps({"files": [_file("g0.jpg")], "drop": {"id": "drop-b", "size": 3}}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 409
+    assert "so 2 more fit and this drop adds 3. Nothing from this drop was added" in response.json()["error"]
+    upload_session.refresh_from_db()
+    assert Asset.objects.filter(upload_session=upload_session).count() == 3
+    assert upload_session.drop_reservations == {}
+
+
+def test_duplicates_in_a_drop_give_their_room_back_as_its_parts_arrive(upload_session, settings):
+    settings.UPLOAD_SESSION_MAX_FILES = 4
+    _register(upload_session, _file("a.jpg"))
+
+    first = _part(upload_session, "drop-c", 3, _file("a copy.jpg", sha256=_sha("a.jpg")))
+    assert first[0].outcome == "duplicate"
+    upload_session.refresh_from_db()
+    assert [entry[0] for entry in upload_session.drop_reservations.values()] == [2]
+    _part(upload_session, "drop-c", 3, _file("b.jpg"), _file("c.jpg"))
+
+    assert [r.outcome for r in _register(upload_session, _file("d.jpg"))] == ["upload"]
+
+
+def test_the_room_of_a_drop_abandoned_half_way_is_given_back_after_a_while(upload_session, settings):
+    settings.UPLOAD_SESSION_MAX_FILES = 4
+    settings.UPLOAD_DROP_RESERVATION_SECONDS = 60
+    _part(upload_session, "drop-d", 4, _file("a.jpg"))  # the tab was closed after the first part
+    upload_session.refresh_from_db()
+    [(files_to_come, expires)] = upload_session.drop_reservations.values()
+    assert files_to_come == 3 and 55 < expires - time.time() <= 60
+    with pytest.raises(UploadRefused):
+        _register(upload_session, _file("b.jpg"), _file("c.jpg"))
+
+    # A minute later the reservation has run out.
+    UploadSession.objects.filter(pk=upload_session.pk).update(drop_reservations={"drop-d": [3, time.time() - 1]})
+
+    assert [r.outcome for r in _register(upload_session, _file("b.jpg"), _file("c.jpg"))] == ["upload", "upload"]
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        ({"id": "", "size": 2}, "The drop's id is missing or longer than 64 characters."),
+        ({"id": "x" * 65, "size": 2}, "The drop's id is missing or longer than 64 characters."),
+        ({"id": "d", "size": 0}, "The drop's size is missing or smaller than the files sent with it."),
+        ({"id": "d", "size": "two"}, "The drop's size is missing or smaller than the files sent with it."),
+        ({"id": "d", "size": 101}, "101 files were added at once; add at most 100 at a time"),
+        ("drop", "The drop's id is missing or longer than 64 characters."),
+    ],
+)
+def test_a_malformed_drop_announcement_is_refused(member_client, register_url, upload_session, drop, message):
+    response = member_client.post(
+        register_url, data=json.dumps({"files": [_file("a.jpg")], "drop": drop}), content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert not Asset.objects.filter(upload_session=upload_session).exists()
 
 
 def test_a_drop_into_a_finalized_session_is_refused(member_client, register_url, upload_session):

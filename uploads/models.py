@@ -43,6 +43,9 @@ class UploadSession(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
     # Files skipped because their content was already in the project or the session (they make no asset).
     duplicate_count = models.PositiveIntegerField(default=0)
+    # Room kept for drops still being registered part by part: {drop id: [files still to come, expiry (Unix time)]}.
+    # Read and written only under the session row's lock (uploads.services.upload_session_register).
+    drop_reservations = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finalized_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

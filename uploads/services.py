@@ -4,6 +4,7 @@ The browser's JSON endpoints and the public API call these functions; none of th
 """
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -117,7 +118,29 @@ def _precheck(entry: dict, session: UploadSession, index: int) -> tuple[FileResu
     return result, {"name": name, "size": size, "sha256": sha256, "content_type": content_type}
 
 
-def upload_session_register(*, session: UploadSession, user, files: list) -> list[FileResult]:
+def _too_many_at_once(count: int) -> UploadRefused:
+    return UploadRefused(
+        f"{count} files were added at once; add at most {settings.UPLOAD_MAX_FILES_PER_DROP} at a time, "
+        "then the next ones. Nothing from this drop was added."
+    )
+
+
+def _drop_announcement(drop, files: list) -> tuple[str, int] | None:
+    """The (id, size) of the drop these files are a part of, or None when they are a whole drop on their own."""
+    if drop is None:
+        return None
+    drop_id = drop.get("id") if isinstance(drop, dict) else None
+    size = drop.get("size") if isinstance(drop, dict) else None
+    if not isinstance(drop_id, str) or not 1 <= len(drop_id) <= 64:
+        raise UploadRefused("The drop's id is missing or longer than 64 characters.")
+    if not isinstance(size, int) or isinstance(size, bool) or size < len(files):
+        raise UploadRefused("The drop's size is missing or smaller than the files sent with it.")
+    if size > settings.UPLOAD_MAX_FILES_PER_DROP:
+        raise _too_many_at_once(size)
+    return drop_id, size
+
+
+def upload_session_register(*, session: UploadSession, user, files: list, drop: dict | None = None) -> list[FileResult]:
     """Registers the files of one drop (or one script call) in a session.
 
     Answers per file: "upload" with transfer instructions, "duplicate" (same content already in the
@@ -125,20 +148,27 @@ def upload_session_register(*, session: UploadSession, user, files: list) -> lis
     counted), or "rejected" with the reason. A drop over the per-drop limit, or one that would take
     the session past its cap, is refused whole and changes nothing. A file whose content matches a
     failed file of the same session retries that file instead of adding another.
+
+    A drop may come in parts, as the browser finishes each file's checksum: `drop` = {"id", "size"}
+    names it and how many files it has in all. Its first part keeps room for the whole drop (or is
+    refused whole when the drop does not fit), so later parts never find the session full.
     """
     if not isinstance(files, list) or not files:
         raise UploadRefused("Send at least one file.")
     if len(files) > settings.UPLOAD_MAX_FILES_PER_DROP:
-        raise UploadRefused(
-            f"{len(files)} files were added at once; add at most {settings.UPLOAD_MAX_FILES_PER_DROP} at a time, "
-            "then the next ones. Nothing from this drop was added."
-        )
+        raise _too_many_at_once(len(files))
+    announced = _drop_announcement(drop, files)
     checked = [_precheck(entry if isinstance(entry, dict) else {}, session, i) for i, entry in enumerate(files)]
     with transaction.atomic():
         # The session row lock serialises drops into one session (two tabs cannot pass the cap together).
         locked = UploadSession.objects.select_for_update().get(pk=session.pk)
         if not locked.is_open:
             raise UploadRefused("This session was finalized: start a new session to add more files.", status=409)
+        cap = settings.UPLOAD_SESSION_MAX_FILES
+        held = Asset.objects.filter(upload_session=locked).count()
+        reservations, kept_for_others = _live_reservations(locked, announced)
+        if announced and announced[0] not in reservations and held + kept_for_others + announced[1] > cap:
+            raise _over_the_cap(cap, held, kept_for_others, announced[1])
         shas = {fields["sha256"] for _, fields in checked if fields}
         in_session = {
             asset.sha256: asset
@@ -177,16 +207,10 @@ def upload_session_register(*, session: UploadSession, user, files: list) -> lis
             seen.add(sha)
             duplicates += result.outcome == "duplicate"
 
-        cap = settings.UPLOAD_SESSION_MAX_FILES
-        held = Asset.objects.filter(upload_session=locked).count()
-        if held + len(to_create) > cap:
-            room = max(cap - held, 0)
-            raise UploadRefused(
-                f"A session holds at most {cap:,} files. This one has {held:,}, so {room:,} more fit and this drop "
-                f"adds {len(to_create):,}. Nothing from this drop was added: drop at most {room:,} files here, "
-                "and start a new session for the rest.",
-                status=409,
-            )
+        if held + kept_for_others + len(to_create) > cap:
+            raise _over_the_cap(cap, held, kept_for_others, len(to_create))
+        if announced:
+            _take_from_reservation(locked, reservations, announced, sent=len(files))
         assets = []
         for result, fields in to_create:
             asset = Asset(
@@ -213,6 +237,40 @@ def upload_session_register(*, session: UploadSession, user, files: list) -> lis
         if duplicates:
             UploadSession.objects.filter(pk=locked.pk).update(duplicate_count=F("duplicate_count") + duplicates)
     return [result for result, _ in checked]
+
+
+def _over_the_cap(cap: int, held: int, kept: int, adding: int) -> UploadRefused:
+    room = max(cap - held - kept, 0)
+    pending = f" ({kept:,} more are on their way from drops still being prepared)" if kept else ""
+    return UploadRefused(
+        f"A session holds at most {cap:,} files. This one has {held:,}{pending}, so {room:,} more fit and this drop "
+        f"adds {adding:,}. Nothing from this drop was added: drop at most {room:,} files here, "
+        "and start a new session for the rest.",
+        status=409,
+    )
+
+
+def _live_reservations(locked: UploadSession, announced) -> tuple[dict, int]:
+    """The session's unexpired drop reservations, and the room they keep for drops other than `announced`."""
+    now = time.time()
+    reservations = {
+        drop_id: entry for drop_id, entry in (locked.drop_reservations or {}).items()
+        if isinstance(entry, list) and len(entry) == 2 and entry[1] > now
+    }
+    own = announced[0] if announced else None
+    return reservations, sum(entry[0] for drop_id, entry in reservations.items() if drop_id != own)
+
+
+def _take_from_reservation(locked: UploadSession, reservations: dict, announced, *, sent: int) -> None:
+    """Counts this part's files against its drop's reservation (made by the first part); saves the reservations."""
+    drop_id, size = announced
+    still_to_come = reservations.get(drop_id, [size, 0])[0] - sent
+    if still_to_come > 0:
+        reservations[drop_id] = [still_to_come, time.time() + settings.UPLOAD_DROP_RESERVATION_SECONDS]
+    else:
+        reservations.pop(drop_id, None)
+    UploadSession.objects.filter(pk=locked.pk).update(drop_reservations=reservations)
+    locked.drop_reservations = reservations
 
 
 def _key_for(asset: Asset) -> str:

@@ -192,7 +192,9 @@ def _files_payload(body) -> list:
 @_protocol_view
 def register_files(request, session, body) -> dict:
     """Registers one drop of files; answers per file."""
-    results = services.upload_session_register(session=session, user=request.user, files=_files_payload(body))
+    results = services.upload_session_register(
+        session=session, user=request.user, files=_files_payload(body), drop=body.get("drop")
+    )
     return {
         "files": [result.as_dict() for result in results],
         "duplicates": sum(result.outcome == "duplicate" for result in results),

@@ -8,6 +8,9 @@ const ACTIVE = new Set(["hashing", "registering", "queued", "uploading"]);
 // Completions go out at most this long after the first one waiting, in batches of at most this many.
 const COMPLETE_DELAY_MS = 1000;
 const COMPLETE_BATCH = 100;
+// A drop is registered in parts of at most this many files, or of what was hashed this long after the part's first file.
+const REGISTER_PART_FILES = 25;
+const REGISTER_PART_DELAY_MS = 250;
 // Files handed to the transfer engine at a time, per connection it may open; the rest wait in order.
 const ENGINE_FILES_PER_CONNECTION = 2;
 // Changed rows and the header count are repainted at most this often (the bars glide between paints).
@@ -195,30 +198,52 @@ class UploadManager {
     this.renderNewRows(records);
     this.updateBadge();
 
+    // The drop is registered in parts as checksums finish, so the first files start moving while the
+    // others are still being read (a drop of large videos would otherwise wait for every checksum).
+    // Its first part keeps room in the session for the whole drop, or the whole drop is refused.
+    const drop = { id: `d${Date.now().toString(36)}${(this.sequence++).toString(36)}`, size: records.length };
+    const parts = { hashed: [], timer: 0, sending: Promise.resolve(), registered: 0, refused: false, duplicates: [] };
+    const send = () => {
+      clearTimeout(parts.timer);
+      parts.timer = 0;
+      const batch = parts.hashed.splice(0);
+      if (batch.length) parts.sending = parts.sending.then(() => this.registerPart(session, drop, records, batch, parts));
+      return parts.sending;
+    };
     const hashes = this.hashPool();
-    const hashed = await Promise.all(
+    await Promise.all(
       records.map((record) =>
         hashes.hash(record.cid, record.file).then(
-          (sha256) => ({ record, sha256 }),
+          (sha256) => {
+            if (parts.refused) return;
+            parts.hashed.push({ record, sha256 });
+            if (parts.hashed.length >= REGISTER_PART_FILES) send();
+            else if (!parts.timer) parts.timer = setTimeout(send, REGISTER_PART_DELAY_MS);
+          },
           (error) => {
             record.state = "refused";
             record.reason = error.message;
             this.touch(record);
-            return null;
           },
         ),
       ),
     );
-    const ready = hashed.filter(Boolean);
-    if (!ready.length) return this.updateBadge();
-    ready.forEach(({ record }) => {
+    await send();
+    if (parts.duplicates.length) this.showDuplicates(parts.duplicates);
+    this.updateBadge();
+  }
+
+  async registerPart(session, drop, records, batch, parts) {
+    if (parts.refused) return;
+    batch.forEach(({ record }) => {
       record.state = "registering";
       this.touch(record);
     });
     let answer;
     try {
       answer = await postJSON(session.registerUrl, {
-        files: ready.map(({ record, sha256 }) => ({
+        drop,
+        files: batch.map(({ record, sha256 }) => ({
           clientId: record.cid,
           name: record.name,
           size: record.size,
@@ -227,12 +252,23 @@ class UploadManager {
         })),
       });
     } catch (error) {
-      // The whole drop was refused and nothing was added: say why and take its rows away.
-      records.forEach((record) => this.forget(record));
-      this.showAlert(error.message);
+      if (!parts.registered) {
+        // The first part was refused, so the whole drop was and nothing was added: say why and take its rows away.
+        parts.refused = true;
+        records.forEach((record) => this.forget(record));
+        this.showAlert(error.message);
+      } else {
+        // A later part could not be added (the session was finalized meanwhile, the connection failed): its files say why.
+        batch.forEach(({ record }) => {
+          record.state = "refused";
+          record.reason = error.message;
+          record.file = null;
+          this.touch(record);
+        });
+      }
       return this.updateBadge();
     }
-    const duplicates = [];
+    parts.registered += batch.length;
     const toUpload = [];
     for (const result of answer.files) {
       const record = this.records.get(result.clientId);
@@ -244,7 +280,7 @@ class UploadManager {
         record.state = "duplicate";
         record.reason = result.reason;
         record.file = null;
-        duplicates.push(record);
+        parts.duplicates.push(record);
         this.touch(record);
       } else {
         record.state = "refused";
@@ -254,7 +290,6 @@ class UploadManager {
       }
     }
     this.start(session, toUpload);
-    if (duplicates.length) this.showDuplicates(duplicates);
     this.updateBadge();
   }
 

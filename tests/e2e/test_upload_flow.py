@@ -235,3 +235,39 @@ def test_a_drop_of_101_files_is_refused_whole(live_server, member, project, tmp_
         assert "Nothing from this drop was added" in alert.inner_text()
         assert page.locator("#file-rows tr").count() == 0
     assert not Asset.objects.filter(upload_session__view_name="North gate, camera 2").exists()
+
+
+def test_a_drop_goes_in_parts_and_one_past_the_session_cap_is_refused_whole(
+    live_server, member, project, tmp_path, settings, eager_celery
+):
+    settings.UPLOAD_SESSION_MAX_FILES = 80
+    paths = [tmp_path / f"dock_{i:03}.jpg" for i in range(95)]
+    for i, path in enumerate(paths):
+        _jpeg(path, seed=7000 + i, size=(16, 12))
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project)
+        parts = []
+        page.on("request", lambda request: parts.append(request.post_data_json)
+                if request.url.endswith("/files/") and request.method == "POST" else None)
+
+        # 60 files: registered as their checksums finish, in parts of at most 25, one drop id for all.
+        page.set_input_files("[data-file-input]", [str(p) for p in paths[:60]])
+        page.wait_for_function(
+            "() => document.querySelectorAll('#file-rows tr[data-status=\"uploaded\"], #file-rows tr[data-status=\"ready\"]').length === 60",
+            timeout=60_000,
+        )
+        assert len(parts) >= 3 and all(len(part["files"]) <= 25 for part in parts)
+        assert {part["drop"]["id"] for part in parts} == {parts[0]["drop"]["id"]}
+        assert {part["drop"]["size"] for part in parts} == {60}
+        assert sum(len(part["files"]) for part in parts) == 60
+
+        # 35 more would make 95 of at most 80: the first part is refused, so the whole drop is, rows and all.
+        page.set_input_files("[data-file-input]", [str(p) for p in paths[60:]])
+        alert = page.locator("[data-upload-alert]")
+        alert.wait_for(state="visible")
+        assert "A session holds at most 80 files. This one has 60, so 20 more fit and this drop adds 35." in alert.inner_text()
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr').length === 60")
+        page.wait_for_timeout(500)  # checksums still finishing after the refusal add nothing
+        assert page.locator("#file-rows tr").count() == 60
+    assert Asset.objects.filter(upload_session__view_name="North gate, camera 2").count() == 60
