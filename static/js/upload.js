@@ -8,9 +8,6 @@ const ACTIVE = new Set(["hashing", "registering", "queued", "uploading"]);
 // Completions go out at most this long after the first one waiting, in batches of at most this many.
 const COMPLETE_DELAY_MS = 1000;
 const COMPLETE_BATCH = 100;
-// A drop is registered in parts of at most this many files, or of what was hashed this long after the part's first file.
-const REGISTER_PART_FILES = 25;
-const REGISTER_PART_DELAY_MS = 250;
 // Files handed to the transfer engine at a time, per connection it may open; the rest wait in order.
 const ENGINE_FILES_PER_CONNECTION = 2;
 // Changed rows and the header count are repainted at most this often (the bars glide between paints).
@@ -108,6 +105,7 @@ class UploadManager {
     this.uppy = null;
     this.partSize = 16 * 1024 * 1024;
     this.waiting = []; // records with transfer instructions, not yet handed to the engine
+    this.registering = new Set(); // drops still being hashed: each one's "register what you have" callback
     this.inEngine = 0;
     this.concurrency = 1;
   }
@@ -198,18 +196,30 @@ class UploadManager {
     this.renderNewRows(records);
     this.updateBadge();
 
-    // The drop is registered in parts as checksums finish, so the first files start moving while the
-    // others are still being read (a drop of large videos would otherwise wait for every checksum).
+    // The drop is registered in parts as checksums finish, whenever the transfers are about to run out of
+    // files: the first files start moving while the others are still being read (a drop of large videos
+    // would otherwise wait for every checksum), and a drop of small files still goes in a request or two.
     // Its first part keeps room in the session for the whole drop, or the whole drop is refused.
+    if (!this.uppy) this.concurrency = session.limits.concurrency;
     const drop = { id: `d${Date.now().toString(36)}${(this.sequence++).toString(36)}`, size: records.length };
-    const parts = { hashed: [], timer: 0, sending: Promise.resolve(), registered: 0, refused: false, duplicates: [] };
+    const parts = { hashed: [], sending: false, allHashed: false, registered: 0, refused: false, duplicates: [] };
+    let finished;
+    const done = new Promise((resolve) => (finished = resolve));
     const send = () => {
-      clearTimeout(parts.timer);
-      parts.timer = 0;
+      if (parts.sending) return;
+      if (parts.refused || (parts.allHashed && !parts.hashed.length)) {
+        this.registering.delete(send);
+        return finished();
+      }
+      if (!parts.hashed.length || (!parts.allHashed && !this.runningLow())) return;
       const batch = parts.hashed.splice(0);
-      if (batch.length) parts.sending = parts.sending.then(() => this.registerPart(session, drop, records, batch, parts));
-      return parts.sending;
+      parts.sending = true;
+      this.registerPart(session, drop, records, batch, parts).finally(() => {
+        parts.sending = false;
+        send();
+      });
     };
+    this.registering.add(send);
     const hashes = this.hashPool();
     await Promise.all(
       records.map((record) =>
@@ -217,8 +227,7 @@ class UploadManager {
           (sha256) => {
             if (parts.refused) return;
             parts.hashed.push({ record, sha256 });
-            if (parts.hashed.length >= REGISTER_PART_FILES) send();
-            else if (!parts.timer) parts.timer = setTimeout(send, REGISTER_PART_DELAY_MS);
+            send();
           },
           (error) => {
             record.state = "refused";
@@ -228,9 +237,16 @@ class UploadManager {
         ),
       ),
     );
-    await send();
+    parts.allHashed = true;
+    send();
+    await done;
     if (parts.duplicates.length) this.showDuplicates(parts.duplicates);
     this.updateBadge();
+  }
+
+  // Fewer files wait for a connection than the engine could start: drops being hashed should register what they have.
+  runningLow() {
+    return this.waiting.length + this.inEngine < ENGINE_FILES_PER_CONNECTION * this.concurrency;
   }
 
   async registerPart(session, drop, records, batch, parts) {
@@ -356,6 +372,7 @@ class UploadManager {
     setTimeout(() => {
       this.uppy.removeFile(file.id);
       this.pump();
+      if (this.runningLow()) this.registering.forEach((send) => send());
     }, 0);
   }
 
