@@ -9,7 +9,8 @@ JS_SOURCES := $(wildcard static/js/*.js static/css/*.css)
 
 run: setup migrate demo
 	@echo "Portal starting on http://127.0.0.1:$(PORT)/ (web, worker and beat; Ctrl-C stops all three)"
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile -p $(PORT)
+	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+		$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -70,3 +70,19 @@ def test_the_email_goes_to_every_recipient_once(finished_session, member, manage
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [member.email, manager.email]
     assert "ready" in mail.outbox[0].subject
+
+
+@pytest.mark.parametrize(("skipped", "line"), [(1, "1 duplicate file was skipped."), (3, "3 duplicate files were skipped.")])
+def test_the_email_counts_skipped_duplicates_in_plain_words(finished_session, skipped, line):
+    UploadSession.objects.filter(pk=finished_session.pk).update(duplicate_count=skipped)
+    finished_session.refresh_from_db()
+
+    assert line in build_session_email(finished_session).body
+
+
+def test_the_email_links_to_the_session_at_the_sites_address(finished_session, settings):
+    settings.SITE_URL = "https://portal.example.com"
+
+    body = build_session_email(finished_session).body
+
+    assert f"https://portal.example.com/projects/{finished_session.project_id}/uploads/{finished_session.pk}/" in body
