@@ -41,6 +41,16 @@ def _slow_network(page) -> None:
     )
 
 
+def _open_session(page, live_server, project, view_name: str) -> None:
+    """The Add Assets panel on its own page: Image, a view name and a capture date, Continue."""
+    page.goto(live_server.url + reverse("uploads:new", args=[project.pk]))
+    page.locator("label.choice", has_text="Image").click()
+    page.fill("#id_view_name", view_name)
+    page.fill("#id_capture_date", "2026-11-19")
+    page.locator("[data-continue]").click()
+    page.wait_for_selector("[data-dropzone]")
+
+
 def test_uploads_go_on_while_browsing_and_the_header_counts_them(live_server, member, project, tmp_path):
     files = _photos(tmp_path, 24)
     with chromium_page() as page:
@@ -78,12 +88,7 @@ def test_closing_the_tab_while_bytes_move_asks_first(live_server, member, projec
     files = _photos(tmp_path, 12)
     with chromium_page() as page:
         log_in(page, live_server, member)
-        page.goto(live_server.url + reverse("uploads:new", args=[project.pk]))
-        page.locator("label.choice", has_text="Image").click()
-        page.fill("#id_view_name", "Leaving early")
-        page.fill("#id_capture_date", "2026-11-19")
-        page.locator("[data-continue]").click()
-        page.wait_for_selector("[data-dropzone]")
+        _open_session(page, live_server, project, "Leaving early")
         _slow_network(page)
         page.set_input_files("[data-file-input]", files)
         page.locator("#upload-badge").wait_for(state="visible")
@@ -99,12 +104,7 @@ def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, pr
     files = _photos(tmp_path, 24)
     with chromium_page() as page:
         log_in(page, live_server, member)
-        page.goto(live_server.url + reverse("uploads:new", args=[project.pk]))
-        page.locator("label.choice", has_text="Image").click()
-        page.fill("#id_view_name", "Loading dock")
-        page.fill("#id_capture_date", "2026-11-19")
-        page.locator("[data-continue]").click()
-        page.wait_for_selector("[data-dropzone]")
+        _open_session(page, live_server, project, "Loading dock")
         _slow_network(page)
         page.set_input_files("[data-file-input]", files)
 

@@ -32,6 +32,14 @@ def _jpeg(path, seed: int, size=(64, 48)) -> bytes:
     return path.read_bytes()
 
 
+def _small_jpegs(folder, prefix: str, count: int, *, first_seed: int) -> list:
+    """`count` distinct tiny JPEGs named <prefix>_000.jpg, <prefix>_001.jpg, ..."""
+    paths = [folder / f"{prefix}_{i:03}.jpg" for i in range(count)]
+    for i, path in enumerate(paths):
+        _jpeg(path, seed=first_seed + i, size=(16, 12))
+    return paths
+
+
 def _sha_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
@@ -222,9 +230,7 @@ def _shot(name: str) -> str:
 
 
 def test_a_drop_of_101_files_is_refused_whole(live_server, member, project, tmp_path):
-    paths = [tmp_path / f"tiny_{i:03}.jpg" for i in range(101)]
-    for i, path in enumerate(paths):
-        _jpeg(path, seed=5000 + i, size=(8, 8))
+    paths = _small_jpegs(tmp_path, "tiny", 101, first_seed=5000)
     with chromium_page() as page:
         log_in(page, live_server, member)
         _open_session(page, live_server, project)
@@ -241,9 +247,7 @@ def test_a_drop_goes_in_parts_and_one_past_the_session_cap_is_refused_whole(
     live_server, member, project, tmp_path, settings, eager_celery
 ):
     settings.UPLOAD_SESSION_MAX_FILES = 80
-    paths = [tmp_path / f"dock_{i:03}.jpg" for i in range(95)]
-    for i, path in enumerate(paths):
-        _jpeg(path, seed=7000 + i, size=(16, 12))
+    paths = _small_jpegs(tmp_path, "dock", 95, first_seed=7000)
     with chromium_page() as page:
         log_in(page, live_server, member)
         _open_session(page, live_server, project)
