@@ -269,8 +269,9 @@ def _take_from_reservation(locked: UploadSession, reservations: dict, announced,
         reservations[drop_id] = [still_to_come, time.time() + settings.UPLOAD_DROP_RESERVATION_SECONDS]
     else:
         reservations.pop(drop_id, None)
-    UploadSession.objects.filter(pk=locked.pk).update(drop_reservations=reservations)
-    locked.drop_reservations = reservations
+    if reservations != locked.drop_reservations:  # a drop sent in one part changes nothing
+        UploadSession.objects.filter(pk=locked.pk).update(drop_reservations=reservations)
+        locked.drop_reservations = reservations
 
 
 def _key_for(asset: Asset) -> str:
