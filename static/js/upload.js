@@ -13,6 +13,22 @@ const ENGINE_FILES_PER_CONNECTION = 2;
 // Changed rows and the header count are repainted at most this often (the bars glide between paints).
 const PAINT_INTERVAL_MS = 200;
 
+// `work` runs once at the first frame PAINT_INTERVAL_MS after it is asked for, however often it is asked meanwhile.
+function paintLater(work) {
+  let pending = 0;
+  return () => {
+    if (pending) return;
+    pending = setTimeout(
+      () =>
+        requestAnimationFrame(() => {
+          pending = 0;
+          work();
+        }),
+      PAINT_INTERVAL_MS,
+    );
+  };
+}
+
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
@@ -99,7 +115,8 @@ class UploadManager {
     this.putCache = new Map(); // object key -> signed single PUT handed out by register/retry
     this.completeQueues = new Map(); // session id -> { ids, timer, url }
     this.dirty = new Set();
-    this.frame = 0;
+    this.flushSoon = paintLater(() => this.flush());
+    this.scheduleRowChecks = paintLater(() => this.refreshIndicators());
     this.sequence = 0;
     this.hashes = null;
     this.uppy = null;
@@ -501,19 +518,6 @@ class UploadManager {
     button.textContent = `Retry all failed (${failed})`;
   }
 
-  // Table-wide checks run at most once per paint interval, however many rows changed.
-  scheduleRowChecks() {
-    if (this.rowCheckFrame) return;
-    this.rowCheckFrame = setTimeout(
-      () =>
-        requestAnimationFrame(() => {
-          this.rowCheckFrame = 0;
-          this.refreshIndicators();
-        }),
-      PAINT_INTERVAL_MS,
-    );
-  }
-
   // --- rows -----------------------------------------------------------------------------------
   rowFor(record) {
     return (record.assetId && document.getElementById(`asset-${record.assetId}`)) || document.getElementById(`file-${record.cid}`);
@@ -549,11 +553,10 @@ class UploadManager {
   // painting each event kept the page's main thread busy enough to slow the transfers down.
   touch(record) {
     this.dirty.add(record);
-    if (!this.frame) this.frame = setTimeout(() => requestAnimationFrame(() => this.flush()), PAINT_INTERVAL_MS);
+    this.flushSoon();
   }
 
   flush() {
-    this.frame = 0;
     const pageSession = this.pageSessionId();
     for (const record of this.dirty) {
       if (record.session.id !== pageSession) continue;

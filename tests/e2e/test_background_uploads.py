@@ -51,6 +51,14 @@ def _open_session(page, live_server, project, view_name: str) -> None:
     page.wait_for_selector("[data-dropzone]")
 
 
+def _start_slow_upload(page, live_server, user, project, view_name: str, files) -> None:
+    """Logs in, opens a session, slows the network down and drops `files`."""
+    log_in(page, live_server, user)
+    _open_session(page, live_server, project, view_name)
+    _slow_network(page)
+    page.set_input_files("[data-file-input]", files)
+
+
 def test_uploads_go_on_while_browsing_and_the_header_counts_them(live_server, member, project, tmp_path):
     files = _photos(tmp_path, 24)
     with chromium_page() as page:
@@ -87,10 +95,7 @@ def test_uploads_go_on_while_browsing_and_the_header_counts_them(live_server, me
 def test_closing_the_tab_while_bytes_move_asks_first(live_server, member, project, tmp_path):
     files = _photos(tmp_path, 12)
     with chromium_page() as page:
-        log_in(page, live_server, member)
-        _open_session(page, live_server, project, "Leaving early")
-        _slow_network(page)
-        page.set_input_files("[data-file-input]", files)
+        _start_slow_upload(page, live_server, member, project, "Leaving early", files)
         page.locator("#upload-badge").wait_for(state="visible")
         asked = []
         page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
@@ -103,10 +108,7 @@ def test_closing_the_tab_while_bytes_move_asks_first(live_server, member, projec
 def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, project, tmp_path, screens_dir):
     files = _photos(tmp_path, 24)
     with chromium_page() as page:
-        log_in(page, live_server, member)
-        _open_session(page, live_server, project, "Loading dock")
-        _slow_network(page)
-        page.set_input_files("[data-file-input]", files)
+        _start_slow_upload(page, live_server, member, project, "Loading dock", files)
 
         # A row part-way: its bar neither empty nor full, its reason says how much of the file went.
         seen = page.wait_for_function(
