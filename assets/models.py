@@ -1,3 +1,4 @@
+import calendar
 import uuid
 
 from django.conf import settings
@@ -130,6 +131,11 @@ class Asset(models.Model):
     def playback_url(self) -> str:
         """What a browser plays frame-accurately: the rendition when one was made, else the original."""
         return self.file_url(self.rendition_key or self.storage_key)
+
+    @property
+    def version(self) -> str:
+        """The row's version for pages that poll it ("seconds.microseconds" of its last change)."""
+        return f"{calendar.timegm(self.updated_at.utctimetuple())}.{self.updated_at.microsecond:06d}"
 
     @property
     def is_terminal(self) -> bool:

@@ -12,13 +12,16 @@ import secrets
 import shutil
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import TypedDict
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import default_storage
+from django.core.files.storage import default_storage, storages
 from django.urls import reverse
 from storages.backends.s3 import S3Storage
 
@@ -97,17 +100,11 @@ def presign(
 
 
 def _s3_presign(operation, key, *, size, headers, upload_id, part_number, filename, expires) -> str:
+    if operation == "put":
+        return _s3_presign_put(key, size=size, headers=headers, expires=expires)
     client, bucket = _s3()
     params: dict = {"Bucket": bucket, "Key": key}
-    if operation == "put":
-        client_method = "put_object"
-        if size is not None:
-            params["ContentLength"] = size
-        if "Content-Type" in headers:
-            params["ContentType"] = headers["Content-Type"]
-        if "x-amz-checksum-sha256" in headers:
-            params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"]
-    elif operation == "create_multipart":
+    if operation == "create_multipart":
         client_method = "create_multipart_upload"
     elif operation == "upload_part":
         client_method = "upload_part"
@@ -126,6 +123,41 @@ def _s3_presign(operation, key, *, size, headers, upload_id, part_number, filena
         if filename:
             params["ResponseContentDisposition"] = _content_disposition(filename)
     return client.generate_presigned_url(client_method, Params=params, ExpiresIn=expires)
+
+
+# Per S3 storage object (a settings change makes a new one): see _put_signing.
+_PUT_SIGNING: "weakref.WeakKeyDictionary[S3Storage, tuple[str, str, object]]" = weakref.WeakKeyDictionary()
+
+
+def _put_signing() -> tuple[str, str, object]:
+    """Where the bucket's objects live as boto3 addresses them, the signing region, and the credentials.
+
+    Worked out once per storage object: boto3 builds the URL of a probe key (endpoint rules, addressing
+    style), and the key is cut off to leave the bucket's URL prefix.
+    """
+    s3_storage = storages["default"]
+    known = _PUT_SIGNING.get(s3_storage)
+    if known is None:
+        client = s3_storage.connection.meta.client
+        probe = client.generate_presigned_url("put_object", Params={"Bucket": s3_storage.bucket_name, "Key": "_"})
+        # django-storages' own session factory: the same keys, profile or role chain as its client.
+        credentials = s3_storage._create_session().get_credentials()
+        known = _PUT_SIGNING[s3_storage] = (probe.split("?", 1)[0][:-1], client.meta.region_name, credentials)
+    return known
+
+
+def _s3_presign_put(key: str, *, size, headers, expires) -> str:
+    """A presigned single PUT, signed by botocore's SigV4 query signer directly.
+
+    The same URL boto3's generate_presigned_url("put_object") gives (tests/test_storage_s3.py compares
+    them), without the per-call request pipeline around the signer (parameter validation, endpoint rules,
+    event hooks), which is two thirds of its cost and runs once per file of every drop.
+    """
+    prefix, region, credentials = _put_signing()
+    signed = {"Content-Length": str(size)} if size is not None else {}
+    request = AWSRequest(method="PUT", url=prefix + quote(key, safe="/~"), headers={**signed, **headers})
+    S3SigV4QueryAuth(credentials.get_frozen_credentials(), "s3", region, expires=expires).add_auth(request)
+    return request.url
 
 
 def _content_disposition(filename: str) -> str:

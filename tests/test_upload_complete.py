@@ -3,11 +3,12 @@ file to Uploaded or Upload Error — on the embedded storage and on an S3-compat
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from botocore.config import Config
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -299,3 +300,37 @@ def test_an_s3_put_url_binds_the_length_and_the_checksum(s3_storage):
     assert response.status_code == 200
     assert storage.stored_size("assets/o/a/k.jpg") == len(data)
     assert storage.inspect("assets/o/a/k.jpg", 4) == (len(data), data[:4])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="path-style endpoint"),
+        pytest.param(
+            {"endpoint_url": None, "region_name": "eu-west-1", "security_token": "session-token",
+             "client_config": Config(signature_version="s3v4", s3={"addressing_style": "virtual"})},
+            id="AWS, virtual-hosted, temporary credentials",
+        ),
+    ],
+)
+def test_a_put_url_is_the_one_boto3_signs(settings, monkeypatch, options):
+    """Single PUTs are signed by botocore's signer without boto3's request pipeline: the URL must not differ."""
+    from tests import s3
+
+    default = s3.storage_settings("http://127.0.0.1:9", "assets-bucket")
+    settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": {**default["OPTIONS"], **options}}}
+    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *a, **k: datetime(2026, 11, 23, 17, 5, 9))
+    key = "assets/org/asset/0123abcd~x y.jpg"
+    sha256 = hashlib.sha256(b"bytes").hexdigest()
+
+    ours = storage.presign("put", key, size=5, sha256=sha256, content_type="image/jpeg", expires=900)["url"]
+
+    boto3_client = default_storage.connection.meta.client
+    theirs = boto3_client.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": "assets-bucket", "Key": key, "ContentLength": 5, "ContentType": "image/jpeg",
+                "ChecksumSHA256": storage.sha256_hex_to_base64(sha256)},
+        ExpiresIn=900,
+    )
+    assert ours == theirs
+    assert "X-Amz-Signature=" in ours and "X-Amz-Date=20261123T170509Z" in ours

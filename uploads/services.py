@@ -303,13 +303,17 @@ def transfer_instructions(asset: Asset) -> dict:
     return data
 
 
-def _session_assets(session: UploadSession, asset_ids) -> "list[Asset]":
+def _valid_ids(asset_ids) -> list[str]:
     ids = [str(i) for i in asset_ids if _is_uuid(i)] if isinstance(asset_ids, list) else []
     if isinstance(asset_ids, list) and len(ids) != len(asset_ids):
         raise UploadRefused("Some asset ids are not valid ids.")
     if len(ids) > settings.UPLOAD_SESSION_MAX_FILES:
         raise UploadRefused(f"Send at most {settings.UPLOAD_SESSION_MAX_FILES:,} asset ids at once.")
-    return list(Asset.objects.filter(upload_session=session, pk__in=ids).select_related("project"))
+    return ids
+
+
+def _session_assets(session: UploadSession, asset_ids) -> "list[Asset]":
+    return list(Asset.objects.filter(upload_session=session, pk__in=_valid_ids(asset_ids)).select_related("project"))
 
 
 def _is_uuid(value) -> bool:
@@ -359,16 +363,20 @@ def upload_complete(*, session: UploadSession, asset_ids) -> int:
     A worker checks each stored object (exists, size, content) and moves the file to Uploaded or Upload
     Error; the web process never reads the objects. Returns how many files were queued.
     """
-    assets = [a for a in _session_assets(session, asset_ids) if a.status == Asset.Status.UPLOADING]
-    if assets:
+    ids = [
+        str(pk)
+        for pk in Asset.objects.filter(
+            upload_session=session, pk__in=_valid_ids(asset_ids), status=Asset.Status.UPLOADING
+        ).values_list("pk", flat=True)
+    ]
+    if ids:
         from assets import tasks
 
-        ids = [str(a.pk) for a in assets]
         # Small batches, so every worker process checks some of them at once.
         for start in range(0, len(ids), VERIFY_BATCH):
             batch = ids[start : start + VERIFY_BATCH]
             transaction.on_commit(lambda batch=batch: tasks.verify_uploads.delay(batch))
-    return len(assets)
+    return len(ids)
 
 
 def upload_fail(*, session: UploadSession, failures: list) -> int:

@@ -402,7 +402,9 @@ class UploadManager {
       this.completeQueues.set(session.id, queue);
     }
     queue.ids.push(record.assetId);
-    if (queue.ids.length >= COMPLETE_BATCH) this.sendCompletes(queue);
+    // The last file of a run is not kept waiting for others that will not come.
+    const lastOne = this.inEngine === 0 && !this.waiting.length && !this.registering.size;
+    if (queue.ids.length >= COMPLETE_BATCH || lastOne) this.sendCompletes(queue);
     else if (!queue.timer) queue.timer = setTimeout(() => this.sendCompletes(queue), COMPLETE_DELAY_MS);
     this.updateBadge();
   }

@@ -2,6 +2,7 @@
 closing the tab while bytes move asks first."""
 
 import random
+from datetime import datetime, timedelta
 import re
 
 import pytest
@@ -144,3 +145,20 @@ def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, pr
 
         page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
     assert Asset.objects.filter(upload_session__view_name="Loading dock", status=Asset.Status.READY).count() == 24
+
+
+def test_the_last_files_of_a_run_are_reported_without_waiting_for_a_batch(live_server, member, project, tmp_path):
+    """Completions wait a moment so they go to the server in batches, except those of the last files of a run:
+    nothing else would join them. The page's clock stands still here, so only that rule can send them."""
+    files = _photos(tmp_path, 3)
+    with chromium_page() as page:
+        page.clock.install()
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project, "Last ones")
+        page.clock.pause_at(datetime.now() + timedelta(minutes=1))
+        with page.expect_response(re.compile(r"/complete/$"), timeout=30_000) as completion:
+            page.set_input_files("[data-file-input]", files)
+        reported = set(completion.value.request.post_data_json["assetIds"])
+    session_files = Asset.objects.filter(upload_session__view_name="Last ones")
+    assert reported == {str(pk) for pk in session_files.values_list("pk", flat=True)} and len(reported) == 3
+    assert all(status in {Asset.Status.UPLOADED, Asset.Status.READY} for status in session_files.values_list("status", flat=True))
