@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import NoCredentialsError
 from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage, storages
@@ -142,6 +143,8 @@ def _put_signing() -> tuple[str, str, object]:
         probe = client.generate_presigned_url("put_object", Params={"Bucket": s3_storage.bucket_name, "Key": "_"})
         # django-storages' own session factory: the same keys, profile or role chain as its client.
         credentials = s3_storage._create_session().get_credentials()
+        if credentials is None:
+            raise NoCredentialsError()
         known = _PUT_SIGNING[s3_storage] = (probe.split("?", 1)[0][:-1], client.meta.region_name, credentials)
     return known
 
@@ -149,8 +152,8 @@ def _put_signing() -> tuple[str, str, object]:
 def _s3_presign_put(key: str, *, size, headers, expires) -> str:
     """A presigned single PUT, signed by botocore's SigV4 query signer directly.
 
-    The same URL boto3's generate_presigned_url("put_object") gives (tests/test_storage_s3.py compares
-    them), without the per-call request pipeline around the signer (parameter validation, endpoint rules,
+    The same URL boto3's generate_presigned_url("put_object") gives (tests/test_upload_complete.py
+    compares them), without the per-call request pipeline around the signer (parameter validation, endpoint rules,
     event hooks), which is two thirds of its cost and runs once per file of every drop.
     """
     prefix, region, credentials = _put_signing()

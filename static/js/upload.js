@@ -5,8 +5,9 @@ import AwsS3 from "@uppy/aws-s3";
 import Uppy from "@uppy/core";
 
 const ACTIVE = new Set(["hashing", "registering", "queued", "uploading"]);
-// Completions go out at most this long after the first one waiting, in batches of at most this many.
-const COMPLETE_DELAY_MS = 1000;
+// Completions go out at most this long after the first one waiting, in batches of at most this many (the page
+// learns the verdicts from its poll, every 2 s by default, so a shorter wait would show nothing sooner).
+const COMPLETE_DELAY_MS = 2000;
 const COMPLETE_BATCH = 100;
 // Files handed to the transfer engine at a time, per connection it may open; the rest wait in order.
 const ENGINE_FILES_PER_CONNECTION = 2;
