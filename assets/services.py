@@ -42,18 +42,23 @@ def content_problem(identified: content.Identified, *, asset_type: str, project)
     return ""
 
 
-def asset_verify_upload(*, asset: Asset) -> bool:
+_NOT_READ = object()
+
+
+def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
     """Checks the stored object of an asset whose transfer the client reported done.
 
     Moves it to Uploaded when the object exists, has the declared size and its content is what the
     session takes; otherwise to Upload Error with the reason (deleting a wrong object). Queues the
-    processing of an uploaded file. Returns whether the asset is now Uploaded.
+    processing of an uploaded file. Returns whether the asset is now Uploaded. `stored` is what
+    storage.inspect() said of its object, when the caller read it already (a batch reads side by side).
     """
     if asset.status != Asset.Status.UPLOADING:
         return False
     if asset.source != Asset.Source.FILE:
         return False  # URL and bucket imports are checked by the worker that fetches them (uploads.imports).
-    stored = storage.inspect(asset.storage_key)
+    if stored is _NOT_READ:
+        stored = storage.inspect(asset.storage_key)
     size, prefix = stored if stored is not None else (None, b"")
     if size is None:
         finalized = asset.upload_session is not None and not asset.upload_session.is_open

@@ -7,7 +7,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
 from django.conf import settings
 
-from assets import services
+from assets import services, storage
 from assets.models import Asset
 
 logger = logging.getLogger(__name__)
@@ -26,9 +26,14 @@ MEDIA_TASK = {
 
 @shared_task(**STORAGE_TASK)
 def verify_uploads(asset_ids: list[str]) -> None:
-    """Checks the stored objects of files whose transfer the client reported done."""
-    for asset in Asset.objects.filter(pk__in=asset_ids, status=Asset.Status.UPLOADING).select_related("project", "upload_session"):
-        services.asset_verify_upload(asset=asset)
+    """Checks the stored objects of files whose transfer the client reported done (read side by side)."""
+    assets = list(
+        Asset.objects.filter(pk__in=asset_ids, status=Asset.Status.UPLOADING, source=Asset.Source.FILE)
+        .select_related("project", "upload_session")
+    )
+    found = storage.inspect_many([asset.storage_key for asset in assets])
+    for asset in assets:
+        services.asset_verify_upload(asset=asset, stored=found[asset.storage_key])
 
 
 @shared_task(**MEDIA_TASK)

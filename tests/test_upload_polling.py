@@ -1,6 +1,7 @@
 """What a session page's poll sends back, and how completions are handed to the workers."""
 
 import io
+import threading
 from datetime import timedelta
 from unittest import mock
 
@@ -71,3 +72,27 @@ def test_inspect_on_s3_reads_the_size_from_a_ranged_get(s3_storage):
     assert storage.inspect("assets/t/one.bin", 4) == (10_000, b"xxxx")
     assert storage.inspect("assets/t/empty.bin") == (0, b"")
     assert storage.inspect("assets/t/missing.bin") is None
+
+
+def test_a_batch_of_objects_is_inspected_side_by_side_with_the_same_answers(storage_backend, monkeypatch):
+    keys = [f"assets/t/{i}.bin" for i in range(12)]
+    for i, key in enumerate(keys):
+        storage.write(key, io.BytesIO(bytes([65 + i]) * (100 + i)))
+    storage.write("assets/t/empty.bin", io.BytesIO(b""))
+    asked = [*keys, "assets/t/empty.bin", "assets/t/missing.bin"]
+    one_by_one = {key: storage.inspect(key, 4) for key in asked}
+    threads = set()
+    read_one = storage._s3_inspect
+
+    def watched(*args):
+        threads.add(threading.current_thread().name)
+        return read_one(*args)
+
+    monkeypatch.setattr(storage, "_s3_inspect", watched)
+
+    found = storage.inspect_many(asked, 4)
+
+    assert found == one_by_one
+    assert found[keys[3]] == (103, b"DDDD") and found["assets/t/empty.bin"] == (0, b"") and found["assets/t/missing.bin"] is None
+    if storage_backend == "s3":
+        assert len(threads) > 1 and all(name.startswith("storage-inspect") for name in threads)
