@@ -43,6 +43,22 @@ def test_a_poll_brings_new_uploading_rows_and_every_changed_row(member_client, u
     assert f"asset-{old.pk}" not in page
 
 
+def test_a_page_that_is_sending_files_does_not_get_its_own_new_rows_back(member_client, upload_session, owner):
+    mine = _asset(upload_session, "mine.jpg", Asset.Status.UPLOADING)
+    theirs = _asset(upload_session, "theirs.jpg", Asset.Status.UPLOADING)
+    Asset.objects.filter(pk=theirs.pk).update(uploaded_by=owner)
+    checked = _asset(upload_session, "checked.jpg", Asset.Status.UPLOADED)
+    since = timezone.now() - timedelta(seconds=1)
+    url = reverse("uploads:changes", args=[upload_session.project_id, upload_session.pk])
+
+    sending = member_client.get(url, {"since": since.isoformat(), "sending": "1"}).content.decode()
+    idle = _poll(member_client, upload_session, since)
+
+    assert f"asset-{mine.pk}" not in sending
+    assert f"asset-{theirs.pk}" in sending and f"asset-{checked.pk}" in sending
+    assert all(f"asset-{asset.pk}" in idle for asset in (mine, theirs, checked))
+
+
 def test_rows_carry_their_version_so_the_page_skips_unchanged_ones(member_client, upload_session):
     checked = _asset(upload_session, "checked.jpg", Asset.Status.UPLOADED)
     checked.refresh_from_db()

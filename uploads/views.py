@@ -147,6 +147,10 @@ def session_changes(request: HttpRequest, project_id, session_id) -> HttpRespons
         assets = assets.filter(updated_at__gte=cut).exclude(
             status=Asset.Status.UPLOADING, created_at__lt=cut, source=Asset.Source.FILE
         )
+        if request.GET.get("sending") == "1":
+            # The page is sending files itself and shows the new rows it registered: other new rows of the same
+            # person (another tab, a script) appear once they change, everyone else's at once.
+            assets = assets.exclude(status=Asset.Status.UPLOADING, source=Asset.Source.FILE, uploaded_by=request.user)
     context = _detail_context(request, access, session, assets=assets.select_related("import_item").order_by("created_at", "id"))
     if session.source != UploadSession.Source.DIRECT and since is not None:
         from uploads.imports import removed_rows

@@ -58,6 +58,13 @@ if (document.readyState !== "loading") onPage();
 // Polled rows are applied by the upload glue in one pass (htmx's own out-of-band swaps of many rows cost
 // one event per row per row), then the table-wide checks run once.
 // (beforeSwap: the poller is replaced by the answer's own, and a detached element's events reach no one.)
+// While this page sends files of its session, its polls say so: the rows it registered are not sent back to it.
+document.addEventListener("htmx:configRequest", (event) => {
+  if (event.detail.elt?.id !== "session-poller") return;
+  const session = document.querySelector("[data-upload-session]")?.dataset.uploadSession;
+  if (session && uploads.active(session) > 0) event.detail.parameters.sending = "1";
+});
+
 document.addEventListener("htmx:beforeSwap", (event) => {
   if (event.detail.elt?.id !== "session-poller" || event.detail.isError) return;
   uploads.applyServerRows(event.detail.xhr.responseText);

@@ -109,6 +109,8 @@ def test_closing_the_tab_while_bytes_move_asks_first(live_server, member, projec
 def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, project, tmp_path, screens_dir):
     files = _photos(tmp_path, 24)
     with chromium_page() as page:
+        polls = []
+        page.on("request", lambda request: polls.append(request.url) if "/changes/" in request.url else None)
         _start_slow_upload(page, live_server, member, project, "Loading dock", files)
 
         # A row part-way: its bar neither empty nor full, its reason says how much of the file went.
@@ -144,6 +146,11 @@ def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, pr
         page.screenshot(path=screens_dir / "session-uploading.png")
 
         page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
+        # While it sent files the page's polls said so (its own new rows are not sent back); once idle, they do not.
+        assert any("sending=1" in url for url in polls)
+        with page.expect_request(re.compile(r"/changes/\?"), timeout=10_000) as idle_poll:
+            pass
+        assert "sending=" not in idle_poll.value.url
     assert Asset.objects.filter(upload_session__view_name="Loading dock", status=Asset.Status.READY).count() == 24
 
 
