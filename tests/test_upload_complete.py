@@ -306,6 +306,8 @@ def test_an_s3_put_url_binds_the_length_and_the_checksum(s3_storage):
     "options",
     [
         pytest.param({}, id="path-style endpoint"),
+        pytest.param({"endpoint_url": "https://MinIO.example.com:9000", "region_name": "eu-central-1"}, id="https endpoint, own port"),
+        pytest.param({"endpoint_url": "https://minio.example.com:443"}, id="https endpoint, default port"),
         pytest.param(
             {"endpoint_url": None, "region_name": "eu-west-1", "security_token": "session-token",
              "client_config": Config(signature_version="s3v4", s3={"addressing_style": "virtual"})},
@@ -319,8 +321,10 @@ def test_a_put_url_is_the_one_boto3_signs(settings, monkeypatch, options):
 
     default = s3.storage_settings("http://127.0.0.1:9", "assets-bucket")
     settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": {**default["OPTIONS"], **options}}}
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *a, **k: datetime(2026, 11, 23, 17, 5, 9))
-    key = "assets/org/asset/0123abcd~x y.jpg"
+    frozen = lambda *a, **k: datetime(2026, 11, 23, 17, 5, 9)  # noqa: E731
+    monkeypatch.setattr("botocore.auth.get_current_datetime", frozen)
+    monkeypatch.setattr("assets.storage.get_current_datetime", frozen)
+    key = "assets/org/asset/0123abcd~x y+é.jpg"
     sha256 = hashlib.sha256(b"bytes").hexdigest()
 
     ours = storage.presign("put", key, size=5, sha256=sha256, content_type="image/jpeg", expires=900)["url"]
