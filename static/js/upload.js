@@ -325,6 +325,20 @@ class UploadManager {
     }
     this.start(session, toUpload);
     this.updateBadge();
+    this.showCounts(session, answer);
+  }
+
+  // The summary is the server's (each poll brings it); what a registration changed shows before the next poll.
+  showCounts(session, answer) {
+    if (session.id !== this.pageSessionId()) return;
+    const summary = document.getElementById("session-summary");
+    const files = summary?.querySelector("[data-summary-files]");
+    if (files && Number.isInteger(answer.held)) files.textContent = answer.held.toLocaleString("en-US");
+    const skipped = summary?.querySelector("[data-summary-duplicates]");
+    if (skipped && answer.duplicates) {
+      const before = Number(skipped.textContent.replace(/,/g, "")) || 0;
+      skipped.textContent = (before + answer.duplicates).toLocaleString("en-US");
+    }
   }
 
   hashPool() {
