@@ -334,11 +334,12 @@ class UploadManager {
     const summary = document.getElementById("session-summary");
     const files = summary?.querySelector("[data-summary-files]");
     if (files && Number.isInteger(answer.held)) files.textContent = answer.held.toLocaleString("en-US");
-    const skipped = summary?.querySelector("[data-summary-duplicates]");
-    if (skipped && answer.duplicates) {
-      const before = Number(skipped.textContent.replace(/,/g, "")) || 0;
-      skipped.textContent = (before + answer.duplicates).toLocaleString("en-US");
-    }
+    const add = (selector, count) => {
+      const value = summary?.querySelector(selector);
+      if (value && count) value.textContent = ((Number(value.textContent.replace(/,/g, "")) || 0) + count).toLocaleString("en-US");
+    };
+    add("[data-summary-uploading]", answer.files.filter((result) => result.outcome === "upload").length);
+    add("[data-summary-duplicates]", answer.duplicates);
   }
 
   hashPool() {

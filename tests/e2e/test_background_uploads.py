@@ -168,6 +168,7 @@ def test_the_last_files_of_a_run_are_reported_without_waiting_for_a_batch(live_s
         reported = set(completion.value.request.post_data_json["assetIds"])
         # No poll ran (the clock stands still): the summary's file count comes from the registration itself.
         assert page.locator("#session-summary [data-summary-files]").inner_text() == "3"
+        assert page.locator("#session-summary [data-summary-uploading]").inner_text() == "3"
     session_files = Asset.objects.filter(upload_session__view_name="Last ones")
     assert reported == {str(pk) for pk in session_files.values_list("pk", flat=True)} and len(reported) == 3
     assert all(status in {Asset.Status.UPLOADED, Asset.Status.READY} for status in session_files.values_list("status", flat=True))
