@@ -55,9 +55,6 @@ document.addEventListener("DOMContentLoaded", onPage);
 document.addEventListener("htmx:afterSettle", onPage);
 if (document.readyState !== "loading") onPage();
 
-// Polled rows are applied by the upload glue in one pass (htmx's own out-of-band swaps of many rows cost
-// one event per row per row), then the table-wide checks run once.
-// (beforeSwap: the poller is replaced by the answer's own, and a detached element's events reach no one.)
 // While this page sends files of its session, its polls say so: the rows it registered are not sent back to it.
 document.addEventListener("htmx:configRequest", (event) => {
   if (event.detail.elt?.id !== "session-poller") return;
@@ -65,6 +62,9 @@ document.addEventListener("htmx:configRequest", (event) => {
   if (session && uploads.active(session) > 0) event.detail.parameters.sending = "1";
 });
 
+// Polled rows are applied by the upload glue in one pass (htmx's own out-of-band swaps of many rows cost
+// one event per row per row), then the table-wide checks run once.
+// (beforeSwap: the poller is replaced by the answer's own, and a detached element's events reach no one.)
 document.addEventListener("htmx:beforeSwap", (event) => {
   if (event.detail.elt?.id !== "session-poller" || event.detail.isError) return;
   uploads.applyServerRows(event.detail.xhr.responseText);
