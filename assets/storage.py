@@ -57,6 +57,12 @@ def _s3():
     return default_storage.connection.meta.client, default_storage.bucket_name
 
 
+def prepare() -> None:
+    """Builds what signing needs (on S3: boto3's client and the PUT signing set-up) now, not in a first request."""
+    if is_s3():
+        _put_signing()
+
+
 def sha256_hex_to_base64(sha256_hex: str) -> str:
     """S3's x-amz-checksum-sha256 is the base64 of the digest; the portal keeps the hex form."""
     return base64.b64encode(binascii.unhexlify(sha256_hex)).decode()
