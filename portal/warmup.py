@@ -29,7 +29,9 @@ def warm_up() -> None:
         try:
             step()
         except Exception:
-            logger.warning("Start-up step %s failed; the first request that needs it will try again.", step.__name__, exc_info=True)
+            logger.warning(
+                "Start-up step %s failed; the first request that needs it will try again.", step.__name__, exc_info=True
+            )
 
 
 def _storage() -> None:

@@ -14,7 +14,9 @@ from assets import storage
 from portal import warmup
 
 
-def test_after_start_up_the_first_registration_builds_no_s3_client(s3_storage, member_client, upload_session, monkeypatch):
+def test_after_start_up_the_first_registration_builds_no_s3_client(
+    s3_storage, member_client, upload_session, monkeypatch
+):
     assert storages["default"] not in storage._PUT_SIGNING
     warmup.warm_up()
 
@@ -23,9 +25,10 @@ def test_after_start_up_the_first_registration_builds_no_s3_client(s3_storage, m
 
     monkeypatch.setattr(S3Storage, "_create_session", no_new_client)
     data = b"\xff\xd8\xff" + b"x" * 100
+    declared = {"name": "a.jpg", "size": len(data), "contentType": "image/jpeg", "sha256": hashlib.sha256(data).hexdigest()}
     response = member_client.post(
         reverse("uploads:register", args=[upload_session.project_id, upload_session.pk]),
-        {"files": [{"name": "a.jpg", "size": len(data), "contentType": "image/jpeg", "sha256": hashlib.sha256(data).hexdigest()}]},
+        {"files": [declared]},
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
