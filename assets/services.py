@@ -10,6 +10,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
@@ -265,6 +266,38 @@ def assets_recover_stalled() -> dict[str, int]:
         if Asset.objects.filter(pk=asset_id, status_changed_at__lt=stalled_before).update(status_changed_at=timezone.now()):
             transaction.on_commit(lambda asset_id=str(asset_id): tasks.preprocess_video.delay(asset_id))
     return counts
+
+
+def assets_give_up(*, asset_ids: list[str], works_on: dict, reason: str) -> int:
+    """Files a task gave up on (its retries used up, or an error nobody expected): Upload Error with the reason,
+    so they can be retried and their session can complete, rather than waiting for ever. Only files still as the
+    task takes them (`works_on`, e.g. {"status": "uploading"}) move: one another run took further is left alone.
+    Returns how many moved."""
+    moved = 0
+    for asset in Asset.objects.filter(pk__in=asset_ids, **works_on):
+        if asset.move(Asset.Status.UPLOAD_ERROR, reason=reason, only_if=works_on):
+            asset_settled(asset=asset)
+            moved += 1
+    return moved
+
+
+def give_up_reason(error: BaseException, *, doing: str, tries: int) -> str:
+    """Why a task gave up on a file, for people: what failed, never the exception's own text."""
+    if isinstance(error, SoftTimeLimitExceeded):
+        return f"{doing.capitalize()} took longer than the portal allows for one file. Retry to upload it again."
+    if isinstance(error, ClientError):
+        answer = error.response.get("Error", {}).get("Code") or "an error"
+        http = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        cause = f"the storage answered {answer}" + (f" (HTTP {http})" if http else "")
+    elif isinstance(error, (BotoCoreError, ConnectionError, TimeoutError)):
+        cause = "the storage could not be reached"
+    else:
+        return f"{doing.capitalize()} failed unexpectedly. Retry to upload it again; contact support if it keeps failing."
+    tried = f" ({tries} tries)" if tries > 1 else ""
+    return (
+        f"The portal gave up {doing}: {cause}{tried}. Retry to upload it again; "
+        "if it keeps failing, an admin should check the portal's access to the storage."
+    )
 
 
 def asset_settled(*, asset: Asset) -> None:

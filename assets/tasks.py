@@ -4,7 +4,7 @@ retry transient storage errors with back-off and hand permanent failures to the 
 import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 
 from assets import services, storage
@@ -24,19 +24,40 @@ MEDIA_TASK = {
 }
 
 
-@shared_task(**STORAGE_TASK)
+class GivesUpOnFailure(Task):
+    """When the task fails for good (its retries used up, or an error nobody expected), its files go to
+    Upload Error with a reason, instead of staying where nobody can retry them and their session never completes.
+
+    The task's first argument is its asset id or ids; `works_on` filters the files as the task takes them, and
+    `doing` says what it does, for the reason people read.
+    """
+
+    works_on: dict
+    doing: str
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        ids = args[0] if args else next(iter(kwargs.values()), [])
+        services.assets_give_up(
+            asset_ids=[ids] if isinstance(ids, str) else list(ids),
+            works_on=self.works_on,
+            reason=services.give_up_reason(exc, doing=self.doing, tries=self.request.retries + 1),
+        )
+
+
+UPLOADING_FILES = {"status": Asset.Status.UPLOADING, "source": Asset.Source.FILE}
+UPLOADED = {"status": Asset.Status.UPLOADED}
+
+
+@shared_task(base=GivesUpOnFailure, works_on=UPLOADING_FILES, doing="checking the stored file", **STORAGE_TASK)
 def verify_uploads(asset_ids: list[str]) -> None:
     """Checks the stored objects of files whose transfer the client reported done (read side by side)."""
-    assets = list(
-        Asset.objects.filter(pk__in=asset_ids, status=Asset.Status.UPLOADING, source=Asset.Source.FILE)
-        .select_related("project", "upload_session")
-    )
+    assets = list(Asset.objects.filter(pk__in=asset_ids, **UPLOADING_FILES).select_related("project", "upload_session"))
     found = storage.inspect_many([asset.storage_key for asset in assets])
     for asset in assets:
         services.asset_verify_upload(asset=asset, stored=found[asset.storage_key])
 
 
-@shared_task(**MEDIA_TASK)
+@shared_task(base=GivesUpOnFailure, works_on=UPLOADED, doing="processing the image", **MEDIA_TASK)
 def process_image(asset_id: str) -> None:
     """Uploaded image -> Ready (validated, metadata read, thumbnail made) or Upload Error with the reason."""
     asset = Asset.objects.filter(pk=asset_id, status=Asset.Status.UPLOADED).select_related("project").first()
@@ -44,7 +65,7 @@ def process_image(asset_id: str) -> None:
         services.asset_process_image(asset=asset)
 
 
-@shared_task(**STORAGE_TASK)
+@shared_task(base=GivesUpOnFailure, works_on=UPLOADED, doing="queueing the video for preprocessing", **STORAGE_TASK)
 def queue_video(asset_id: str) -> None:
     """Uploaded video -> Pending Pre-Processing, then hands it to the preprocessing task."""
     asset = Asset.objects.filter(pk=asset_id).first()

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -255,6 +256,129 @@ def test_bytes_other_than_declared_are_discarded_when_the_worker_reads_them(stor
         "The stored bytes do not match the sha256 declared for this file; it was discarded. Retry to upload it again."
     )
     assert storage.stored_size(asset.storage_key) is None
+
+
+# --- when the storage keeps failing ----------------------------------------------------------------
+
+ACCESS_DENIED = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+
+
+@pytest.fixture
+def worker_verify(verify, eager_tasks):
+    """`verify`, with a task's failure handled the way a worker handles it instead of raised to the test."""
+    eager_tasks.conf.task_eager_propagates = False
+    return verify
+
+
+def _failing(monkeypatch, target, errors: list):
+    """Makes `target` (a function of assets.storage) raise the given errors in turn, then do its real work."""
+    real = getattr(storage, target)
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if errors:
+            raise errors.pop(0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storage, target, flaky)
+    return calls
+
+
+def test_a_file_the_storage_never_lets_the_portal_read_ends_as_upload_error_saying_so(
+    storage_backend, client, upload_session, worker_verify, bystander, monkeypatch
+):
+    # S3 answers 403, not 404, about a missing object when the portal may not list the bucket.
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    _put(client, asset, data)
+    tries = tasks.verify_uploads.max_retries + 1
+    calls = _failing(monkeypatch, "inspect_many", [ClientError(ACCESS_DENIED, "GetObject") for _ in range(tries)])
+    before = _snapshot(bystander)
+
+    worker_verify(upload_session, asset)
+
+    asset.refresh_from_db()
+    assert len(calls) == tries
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason == (
+        f"The portal gave up checking the stored file: the storage answered AccessDenied (HTTP 403) ({tries} tries). "
+        "Retry to upload it again; if it keeps failing, an admin should check the portal's access to the storage."
+    )
+    assert _snapshot(bystander) == before
+
+
+def test_a_finalized_session_whose_last_file_cannot_be_checked_still_completes(
+    client, upload_session, worker_verify, monkeypatch, django_capture_on_commit_callbacks
+):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    _put(client, asset, data)
+    upload_session.mark_finalized()
+    _failing(monkeypatch, "inspect_many", [EndpointConnectionError(endpoint_url="http://s3.invalid")] * 6)
+
+    worker_verify(upload_session, asset)
+
+    asset.refresh_from_db()
+    upload_session.refresh_from_db()
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason.startswith("The portal gave up checking the stored file: the storage could not be reached (6 tries).")
+    assert upload_session.status == UploadSession.Status.COMPLETE
+
+
+def test_a_storage_hiccup_is_retried_and_the_file_goes_on(storage_backend, client, upload_session, worker_verify, queued_processing, monkeypatch):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    _put(client, asset, data)
+    calls = _failing(monkeypatch, "inspect_many", [ClientError(ACCESS_DENIED, "GetObject")])
+
+    worker_verify(upload_session, asset)
+
+    assert len(calls) == 2
+    assert (asset.status, asset.error_reason) == (S.UPLOADED, "")
+
+
+def test_giving_up_leaves_a_file_another_run_took_further_alone(upload_session, worker_verify, monkeypatch):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+
+    def checked_elsewhere_then_fails(keys, length=8192):
+        Asset.objects.get(pk=asset.pk).mark_uploaded()  # another delivery of the task got there first
+        raise ClientError(ACCESS_DENIED, "GetObject")
+
+    monkeypatch.setattr(storage, "inspect_many", checked_elsewhere_then_fails)
+    worker_verify(upload_session, asset)
+
+    asset.refresh_from_db()
+    assert (asset.status, asset.error_reason) == (S.UPLOADED, "")
+
+
+def test_an_image_whose_processing_fails_for_good_ends_as_upload_error(storage_backend, client, upload_session, worker_verify, monkeypatch):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    _put(client, asset, data)
+    worker_verify(upload_session, asset)
+    assert asset.status == S.UPLOADED
+    _failing(monkeypatch, "write", [ClientError(ACCESS_DENIED, "PutObject") for _ in range(6)])
+
+    tasks.process_image.delay(str(asset.pk))
+
+    asset.refresh_from_db()
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason.startswith("The portal gave up processing the image: the storage answered AccessDenied (HTTP 403)")
+
+
+def test_an_error_nobody_expected_is_not_shown_to_people_as_it_is(upload_session, worker_verify, monkeypatch):
+    asset = _register(upload_session, "north-1.jpg", make_jpeg(), "image/jpeg")
+    _failing(monkeypatch, "inspect_many", [KeyError("internal detail")])
+
+    worker_verify(upload_session, asset)
+
+    asset.refresh_from_db()
+    assert asset.status == S.UPLOAD_ERROR
+    assert asset.error_reason == (
+        "Checking the stored file failed unexpectedly. Retry to upload it again; contact support if it keeps failing."
+    )
 
 
 # --- which files a completion touches ---------------------------------------------------------------
