@@ -137,12 +137,17 @@ def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, pr
         )
         assert all(scale <= value + 0.01 for scale, value in zip(scales, values)), list(zip(scales, values))
         assert re.fullmatch(r"[\d.]+ (bytes|KB) of [\d.]+ KB", seen["reason"]), seen
-        # The other files wait their turn: at most UPLOAD_BROWSER_CONCURRENCY (6) move at once.
-        states = page.evaluate(
-            "() => [...window.portalUploads.records.values()].map((record) => record.state)"
-        )
-        assert states.count("uploading") <= 6
-        assert page.locator("#file-rows tr .reason-cell", has_text="Waiting for a free connection").count() > 0
+        # The other files wait their turn, and say so: at most UPLOAD_BROWSER_CONCURRENCY (6) move at once. (Waited
+        # for: right after the first bytes, the next files may still be on their way to the engine.)
+        moving_while_others_wait = page.wait_for_function(
+            """() => {
+              const cells = [...document.querySelectorAll('#file-rows tr .reason-cell')];
+              if (!cells.some((cell) => cell.textContent === 'Waiting for a free connection')) return null;
+              return [...window.portalUploads.records.values()].filter((record) => record.state === 'uploading').length;
+            }""",
+            timeout=30_000,
+        ).json_value()
+        assert moving_while_others_wait <= 6
         page.screenshot(path=screens_dir / "session-uploading.png")
 
         page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
