@@ -293,7 +293,7 @@ def give_up_reason(error: BaseException, *, doing: str, tries: int) -> str:
         cause = "the storage could not be reached"
     else:
         return f"{doing.capitalize()} failed unexpectedly. Retry to upload it again; contact support if it keeps failing."
-    tried = f" ({tries} tries)" if tries > 1 else ""
+    tried = f" on all {tries} tries" if tries > 1 else ""
     return (
         f"The portal gave up {doing}: {cause}{tried}. Retry to upload it again; "
         "if it keeps failing, an admin should check the portal's access to the storage."

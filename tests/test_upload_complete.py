@@ -302,7 +302,7 @@ def test_a_file_the_storage_never_lets_the_portal_read_ends_as_upload_error_sayi
     assert len(calls) == tries
     assert asset.status == S.UPLOAD_ERROR
     assert asset.error_reason == (
-        f"The portal gave up checking the stored file: the storage answered AccessDenied (HTTP 403) ({tries} tries). "
+        f"The portal gave up checking the stored file: the storage answered AccessDenied (HTTP 403) on all {tries} tries. "
         "Retry to upload it again; if it keeps failing, an admin should check the portal's access to the storage."
     )
     assert _snapshot(bystander) == before
@@ -322,7 +322,7 @@ def test_a_finalized_session_whose_last_file_cannot_be_checked_still_completes(
     asset.refresh_from_db()
     upload_session.refresh_from_db()
     assert asset.status == S.UPLOAD_ERROR
-    assert asset.error_reason.startswith("The portal gave up checking the stored file: the storage could not be reached (6 tries).")
+    assert asset.error_reason.startswith("The portal gave up checking the stored file: the storage could not be reached on all 6 tries.")
     assert upload_session.status == UploadSession.Status.COMPLETE
 
 
