@@ -281,10 +281,10 @@ def assets_give_up(*, asset_ids: list[str], works_on: dict, reason: str) -> int:
     return moved
 
 
-def give_up_reason(error: BaseException, *, doing: str, tries: int) -> str:
+def give_up_reason(error: BaseException, *, doing: str, tries: int, retry_hint: str = "Retry to upload it again") -> str:
     """Why a task gave up on a file, for people: what failed, never the exception's own text."""
     if isinstance(error, SoftTimeLimitExceeded):
-        return f"{doing.capitalize()} took longer than the portal allows for one file. Retry to upload it again."
+        return f"{doing.capitalize()} took longer than the portal allows for one file. {retry_hint}."
     if isinstance(error, ClientError):
         answer = error.response.get("Error", {}).get("Code") or "an error"
         http = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -292,10 +292,10 @@ def give_up_reason(error: BaseException, *, doing: str, tries: int) -> str:
     elif isinstance(error, (BotoCoreError, ConnectionError, TimeoutError)):
         cause = "the storage could not be reached"
     else:
-        return f"{doing.capitalize()} failed unexpectedly. Retry to upload it again; contact support if it keeps failing."
+        return f"{doing.capitalize()} failed unexpectedly. {retry_hint}; contact support if it keeps failing."
     tried = f" on all {tries} tries" if tries > 1 else ""
     return (
-        f"The portal gave up {doing}: {cause}{tried}. Retry to upload it again; "
+        f"The portal gave up {doing}: {cause}{tried}. {retry_hint}; "
         "if it keeps failing, an admin should check the portal's access to the storage."
     )
 

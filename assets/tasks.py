@@ -28,19 +28,22 @@ class GivesUpOnFailure(Task):
     """When the task fails for good (its retries used up, or an error nobody expected), its files go to
     Upload Error with a reason, instead of staying where nobody can retry them and their session never completes.
 
-    The task's first argument is its asset id or ids; `works_on` filters the files as the task takes them, and
-    `doing` says what it does, for the reason people read.
+    The task's first argument is its asset id or ids; `works_on` filters the files as the task takes them;
+    `doing` says what it does and `retry_hint` what people can do next, for the reason they read.
     """
 
     works_on: dict
     doing: str
+    retry_hint = "Retry to upload it again"
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         ids = args[0] if args else next(iter(kwargs.values()), [])
         services.assets_give_up(
             asset_ids=[ids] if isinstance(ids, str) else list(ids),
             works_on=self.works_on,
-            reason=services.give_up_reason(exc, doing=self.doing, tries=self.request.retries + 1),
+            reason=services.give_up_reason(
+                exc, doing=self.doing, tries=self.request.retries + 1, retry_hint=self.retry_hint
+            ),
         )
 
 

@@ -136,6 +136,35 @@ def test_a_server_error_is_tried_again_and_a_client_error_is_not(project, member
     assert "HTTP 403" in reasons["Private"] and "tried" not in reasons["Private"]
 
 
+
+def test_a_file_the_portal_cannot_store_is_an_upload_error_not_a_file_waiting_for_ever(
+    project, member, fetch_settings, eager_fetching, django_capture_on_commit_callbacks, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    from assets import storage
+
+    def refused(key, stream):
+        stream.read()
+        raise ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "PutObject")
+
+    monkeypatch.setattr(storage, "write_stream", refused)
+    with file_server({"/gate.jpg": make_jpeg(), "/dock.jpg": make_jpeg(50, 40)}) as server:
+        session = open_session(project, member, UploadSession.Source.CSV)
+        with django_capture_on_commit_callbacks(execute=True):
+            run_import(session, member, "two.csv", f"{server.url}/gate.jpg,Gate\n{server.url}/dock.jpg,Dock".encode())
+            upload_session_finalize(session=session)
+
+    reasons = dict(Asset.objects.filter(upload_session=session).values_list("name", "error_reason"))
+    assert reasons == dict.fromkeys(
+        ["Gate", "Dock"],
+        "The portal gave up fetching the file: the storage answered AccessDenied (HTTP 403). Retry to fetch it again; "
+        "if it keeps failing, an admin should check the portal's access to the storage.",
+    )
+    session.refresh_from_db()
+    assert session.status == UploadSession.Status.COMPLETE
+
+
 def test_a_body_over_the_size_limit_is_refused_and_nothing_is_kept(project, member, fetch_settings, eager_fetching, django_capture_on_commit_callbacks):
     fetch_settings.URL_IMPORT_MAX_FILE_SIZE = 10_000
     big = make_jpeg(400, 300, detail=True)

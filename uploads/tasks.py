@@ -6,6 +6,8 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.utils import timezone
 
+from assets.models import Asset
+from assets.tasks import GivesUpOnFailure
 from uploads.models import UploadSession
 from uploads.notifications import build_session_email
 
@@ -31,11 +33,20 @@ def send_session_email(self, session_id: str) -> None:
         raise self.retry(exc=error, countdown=min(30 * 2**self.request.retries, 3600)) from error
 
 
-@shared_task(acks_late=True, bind=True, max_retries=None)
+@shared_task(
+    acks_late=True,
+    bind=True,
+    max_retries=None,
+    base=GivesUpOnFailure,
+    works_on={"status": Asset.Status.UPLOADING, "source__in": [Asset.Source.URL, Asset.Source.REFERENCE]},
+    doing="fetching the file",
+    retry_hint="Retry to fetch it again",
+)
 def fetch_imported_file(self, asset_id: str) -> None:
     """Brings one file of a URL or bucket import in; timeouts, connection errors and 5xx are tried again with
     back-off (URL_IMPORT_MAX_RETRIES), anything else is an Upload Error at once. A second delivery of the same
-    message finds the file no longer Uploading (or overwrites its own object) and changes nothing else."""
+    message finds the file no longer Uploading (or overwrites its own object) and changes nothing else. An error
+    nobody expected (the portal's own storage refusing the bytes, say) is an Upload Error too (GivesUpOnFailure)."""
     from django.conf import settings
 
     from uploads import imports
