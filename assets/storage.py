@@ -307,16 +307,36 @@ def _forget_inspecting_threads() -> None:
 os.register_at_fork(after_in_child=_forget_inspecting_threads)
 
 
-def inspect_many(keys: list[str], length: int = 8192) -> dict[str, tuple[int, bytes] | None]:
-    """inspect() of several objects; with S3 the requests go side by side (a batch waits for its slowest, not its sum)."""
+def inspect_many(keys: list[str], length: int = 8192, *, return_exceptions: bool = False) -> dict:
+    """inspect() of several objects; with S3 the requests go side by side (a batch waits for its slowest, not its sum).
+
+    With `return_exceptions`, an object whose request failed gets the exception as its answer, and the others
+    still get theirs (one object the store will not show does not hold up its neighbours).
+    """
     global _inspecting
+    if is_s3():
+        client, bucket = _s3()  # boto3 clients are thread-safe; django-storages keeps one per thread
+
+        def one(key: str):
+            return _s3_inspect(client, bucket, key, length)
+    else:
+
+        def one(key: str):
+            return inspect(key, length)
+
+    def answer(key: str):
+        try:
+            return one(key)
+        except Exception as error:
+            if not return_exceptions:
+                raise
+            return error
+
     if not is_s3() or len(keys) < 2:
-        return {key: inspect(key, length) for key in keys}
-    client, bucket = _s3()  # boto3 clients are thread-safe; django-storages keeps one per thread
+        return {key: answer(key) for key in keys}
     if _inspecting is None:
         _inspecting = ThreadPoolExecutor(INSPECT_CONCURRENCY, thread_name_prefix="storage-inspect")
-    found = _inspecting.map(lambda key: _s3_inspect(client, bucket, key, length), keys)
-    return dict(zip(keys, found))
+    return dict(zip(keys, _inspecting.map(answer, keys)))
 
 
 def inspect(key: str, length: int = 8192) -> tuple[int, bytes] | None:

@@ -55,9 +55,17 @@ UPLOADED = {"status": Asset.Status.UPLOADED}
 def verify_uploads(asset_ids: list[str]) -> None:
     """Checks the stored objects of files whose transfer the client reported done (read side by side)."""
     assets = list(Asset.objects.filter(pk__in=asset_ids, **UPLOADING_FILES).select_related("project", "upload_session"))
-    found = storage.inspect_many([asset.storage_key for asset in assets])
+    found = storage.inspect_many([asset.storage_key for asset in assets], return_exceptions=True)
+    failed = None
     for asset in assets:
-        services.asset_verify_upload(asset=asset, stored=found[asset.storage_key])
+        stored = found[asset.storage_key]
+        if isinstance(stored, Exception):
+            failed = failed or stored
+        else:
+            services.asset_verify_upload(asset=asset, stored=stored)
+    if failed is not None:
+        # Tried again (or given up on) for the files still Uploading: the others were checked just now.
+        raise failed
 
 
 @shared_task(base=GivesUpOnFailure, works_on=UPLOADED, doing="processing the image", **MEDIA_TASK)

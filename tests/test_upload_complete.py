@@ -308,6 +308,38 @@ def test_a_file_the_storage_never_lets_the_portal_read_ends_as_upload_error_sayi
     assert _snapshot(bystander) == before
 
 
+
+def test_one_object_the_storage_will_not_show_does_not_hold_up_its_batch(
+    storage_backend, client, upload_session, worker_verify, queued_processing, monkeypatch
+):
+    sent = {}
+    for name, data in (("north-1.jpg", make_jpeg(41, 30)), ("north-2.jpg", make_jpeg(42, 30))):
+        sent[name] = _register(upload_session, name, data, "image/jpeg")
+        _put(client, sent[name], data)
+    shown, hidden = sent.values()
+    asked = []
+
+    def refuse_one(read):
+        def inspect(*args):
+            key = args[-2]
+            asked.append(key)
+            if key == hidden.storage_key:
+                raise ClientError(ACCESS_DENIED, "GetObject")
+            return read(*args)
+
+        return inspect
+
+    monkeypatch.setattr(storage, "_s3_inspect", refuse_one(storage._s3_inspect))
+    monkeypatch.setattr(storage, "inspect", refuse_one(storage.inspect))
+
+    worker_verify(upload_session, shown, hidden)
+
+    assert (shown.status, shown.error_reason) == (S.UPLOADED, "")
+    assert hidden.status == S.UPLOAD_ERROR and "AccessDenied (HTTP 403) on all 6 tries" in hidden.error_reason
+    # The tries after the first asked only about the object still waiting.
+    assert asked.count(shown.storage_key) == 1 and asked.count(hidden.storage_key) == 6
+
+
 def test_a_finalized_session_whose_last_file_cannot_be_checked_still_completes(
     client, upload_session, worker_verify, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -342,7 +374,7 @@ def test_giving_up_leaves_a_file_another_run_took_further_alone(upload_session, 
     data = make_jpeg()
     asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
 
-    def checked_elsewhere_then_fails(keys, length=8192):
+    def checked_elsewhere_then_fails(keys, *args, **kwargs):
         Asset.objects.get(pk=asset.pk).mark_uploaded()  # another delivery of the task got there first
         raise ClientError(ACCESS_DENIED, "GetObject")
 
