@@ -148,6 +148,7 @@ transport = app.connection_for_write().get_transport_cls()
 print(json.dumps({
     "DEBUG": settings.DEBUG,
     "database": settings.DATABASES["default"]["ENGINE"],
+    "database_connections_kept_for": settings.DATABASES["default"]["CONN_MAX_AGE"],
     "storage": settings.STORAGES["default"]["BACKEND"],
     "broker": settings.CELERY_BROKER_URL,
     "broker_transport": f"{transport.__module__}.{transport.__name__}",
@@ -182,6 +183,7 @@ def test_with_nothing_set_the_portal_runs_on_embedded_defaults(tmp_path):
     assert json.loads(result.stdout) == {
         "DEBUG": False,
         "database": "django.db.backends.sqlite3",
+        "database_connections_kept_for": 60,
         "storage": "django.core.files.storage.FileSystemStorage",
         "broker": "filesystem://",
         "broker_transport": "portal.broker.Transport",
@@ -198,6 +200,7 @@ def test_production_starts_when_every_required_variable_is_set(tmp_path):
     assert json.loads(result.stdout) == {
         "DEBUG": False,
         "database": "django.db.backends.postgresql",
+        "database_connections_kept_for": 60,
         "storage": "storages.backends.s3.S3Storage",
         "broker": "redis://redis.example.com:6379/0",
         "broker_transport": "kombu.transport.redis.Transport",
