@@ -8,12 +8,14 @@ product code is not changed. Every database connection a process opens gets a Dj
 
 (with the CPU time the request's or task's thread spent, from `time.thread_time`), where `phase` is the text of the file named by BENCH_PHASE_FILE when the request or task started (the
 benchmark writes "portal", "baseline", ... into it, so set-up traffic is kept apart from the measured
-window) and `unit` is the request's route (ids replaced by placeholders) or the task's name. Counts are
+window) and `unit` is the request's route (ids replaced by placeholders) or the task's name. It also sums the CPU time the
+process spends in Python's cyclic garbage collector, per phase and generation (`gc.callbacks`). Counts are
 written as JSON to BENCH_QUERY_DIR/<kind>-<pid>.json, from time to time and when the process exits.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -29,6 +31,9 @@ _lock = threading.Lock()
 _queries: Counter = Counter()
 _units: Counter = Counter()
 _cpu: Counter = Counter()  # CPU seconds of the request/task's own thread
+_gc_runs: Counter = Counter()  # "phase generation" -> collections
+_gc_seconds: Counter = Counter()  # "phase generation" -> CPU seconds spent collecting (the collecting thread's)
+_gc_started = threading.local()
 _kind = "process"
 _last_dump = 0.0
 _phase_cache = {"mtime": None, "phase": "unknown"}
@@ -86,6 +91,19 @@ def _count(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
+def _on_gc(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc_started.at = time.thread_time()
+        return
+    started = getattr(_gc_started, "at", None)
+    if started is None:
+        return
+    key = f"{current_phase()} {info['generation']}"
+    # The collector runs with the GIL held: no lock needed, and taking one here could deadlock.
+    _gc_runs[key] += 1
+    _gc_seconds[key] += time.thread_time() - started
+
+
 def _on_connection_created(sender, connection, **kwargs) -> None:
     if _count not in connection.execute_wrappers:
         connection.execute_wrappers.append(_count)
@@ -98,6 +116,8 @@ def install(kind: str) -> None:
     from django.db.backends.signals import connection_created
 
     _kind = kind
+    if _on_gc not in gc.callbacks:
+        gc.callbacks.append(_on_gc)
     connection_created.connect(_on_connection_created, dispatch_uid="bench-querycount")
     for connection in connections.all(initialized_only=True):
         _on_connection_created(None, connection)
@@ -110,7 +130,8 @@ def dump() -> None:
     if not folder:
         return
     with _lock:
-        data = {"kind": _kind, "pid": os.getpid(), "queries": dict(_queries), "units": dict(_units), "cpu": dict(_cpu)}
+        data = {"kind": _kind, "pid": os.getpid(), "queries": dict(_queries), "units": dict(_units), "cpu": dict(_cpu),
+                "gc_runs": dict(_gc_runs), "gc_seconds": dict(_gc_seconds)}
     target = os.path.join(folder, f"{_kind}-{os.getpid()}.json")
     temporary = f"{target}.tmp"
     with open(temporary, "w") as handle:

@@ -523,10 +523,17 @@ def read_query_counts(folder: Path, phase: str, files: int) -> dict:
         queries: dict[str, int] = {}
         units: dict[str, int] = {}
         cpu: dict[str, float] = {}
+        gc_runs: dict[str, int] = {}
+        gc_seconds = 0.0
         processes = 0
         for path in folder.glob(f"{kind}-*.json"):
             data = json.loads(path.read_text())
             processes += 1
+            for key, count in data.get("gc_runs", {}).items():
+                if key.startswith(f"{phase} "):
+                    generation = key.rpartition(" ")[2]
+                    gc_runs[generation] = gc_runs.get(generation, 0) + count
+            gc_seconds += sum(seconds for key, seconds in data.get("gc_seconds", {}).items() if key.startswith(f"{phase} "))
             for key, count in data["queries"].items():
                 queries[key] = queries.get(key, 0) + count
             for key, count in data["units"].items():
@@ -553,6 +560,7 @@ def read_query_counts(folder: Path, phase: str, files: int) -> dict:
             "thread_cpu_seconds": round(sum(entry["thread_cpu_seconds"] for entry in by_unit.values()), 2),
             "per_file": round(total / files, 3),
             "processes_reporting": processes,
+            "garbage_collector": {"cpu_seconds": round(gc_seconds, 3), "collections_by_generation": dict(sorted(gc_runs.items()))},
             "by_unit": dict(sorted(by_unit.items(), key=lambda item: -item[1]["queries"])),
         }
     return result
@@ -1415,6 +1423,10 @@ def summarize(mode: str, runs: list[dict], files: int) -> dict:
                     "web": portal["sql_queries"]["web"]["per_file"],
                     "worker": portal["sql_queries"]["worker"]["per_file"],
                 },
+                "garbage_collector_cpu_seconds": {
+                    "web": portal["sql_queries"]["web"]["garbage_collector"]["cpu_seconds"],
+                    "worker": portal["sql_queries"]["worker"]["garbage_collector"]["cpu_seconds"],
+                },
                 "web_processes": {
                     "cpu_seconds": usage["web"]["cpu_seconds"],
                     "cpu_ms_per_file": portal["web_cpu_ms_per_file"],
@@ -1637,6 +1649,9 @@ NOTES = [
     "verification).",
     "sql_queries.*.thread_cpu_seconds: CPU time of the threads serving the counted requests/tasks (time.thread_time), so web CPU "
     "can be split by route; web_processes.cpu_seconds also counts gunicorn's accept loops and master.",
+    "garbage_collector_cpu_seconds / sql_queries.*.garbage_collector: CPU time of Python's cyclic garbage collector in the web "
+    "workers and the Celery pool processes during the window (gc.callbacks, time.thread_time of the collecting thread), "
+    "with collections per generation; it is part of the processes' CPU, not added to it.",
     "machine.other_cpu_seconds: CPU the machine spent outside the measured processes during the window: other work running on "
     "the same machine disturbs the figures when it is large. Before each timed part the harness waits up to --quiet-wait "
     "seconds for an idle machine (machine_before_start).",
