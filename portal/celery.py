@@ -1,9 +1,17 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_process_init.connect
+def _warm_up_pool_process(**kwargs) -> None:
+    """Each pool process builds its storage client and the rest before its first task (portal/warmup.py)."""
+    from portal.warmup import warm_up
+
+    warm_up()

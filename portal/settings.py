@@ -223,6 +223,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool process warms up before it reports ready (portal/warmup.py, well under a second alone); Celery's
+# default of 4 s would restart it on a loaded machine.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 30
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TIMEZONE = "UTC"

@@ -1,5 +1,6 @@
 """Start-up of a web process (portal/warmup.py): the work of a first request is done before it comes."""
 
+import gc
 import hashlib
 import importlib
 import logging
@@ -12,6 +13,14 @@ from storages.backends.s3 import S3Storage
 
 from assets import storage
 from portal import warmup
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen():
+    """warm_up() freezes the collector's view of what exists; the test process gets it back afterwards."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
 
 
 def test_after_start_up_the_first_registration_builds_no_s3_client(
@@ -63,3 +72,28 @@ def test_the_wsgi_application_warms_up_as_it_loads(monkeypatch):
     wsgi = importlib.import_module("portal.wsgi")
     assert calls == ["warm_up"]
     assert callable(wsgi.application)
+
+
+def test_what_start_up_built_is_left_out_of_later_collections():
+    class LivesAsLongAsTheProcess:
+        pass
+
+    built_at_start = LivesAsLongAsTheProcess()
+    assert gc.get_freeze_count() == 0
+    warmup.warm_up()
+    assert gc.get_freeze_count() > 0
+    # A full collection now walks only what was made after start-up, not the frozen objects.
+    assert not any(obj is built_at_start for obj in gc.get_objects())
+    made_later = LivesAsLongAsTheProcess()
+    assert any(obj is made_later for obj in gc.get_objects())
+
+
+def test_each_celery_pool_process_warms_up_before_its_first_task(monkeypatch):
+    from celery import signals
+
+    import portal.celery  # noqa: F401 (connects the handler)
+
+    calls = []
+    monkeypatch.setattr(warmup, "warm_up", lambda: calls.append("warm_up"))
+    signals.worker_process_init.send(sender=None)
+    assert calls == ["warm_up"]
