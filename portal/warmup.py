@@ -1,4 +1,4 @@
-"""Work each web process would otherwise do in its first requests, done while it starts (portal/wsgi.py).
+"""Work each web or Celery pool process would otherwise do in its first requests or tasks, done while it starts.
 
 On S3, building boto3's client (botocore reads its service model) and the PUT signing set-up; finalizing
 the Celery app and loading its result backend (it scans installed packages for backends); compiling the

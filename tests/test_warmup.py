@@ -1,4 +1,4 @@
-"""Start-up of a web process (portal/warmup.py): the work of a first request is done before it comes."""
+"""Start-up of web and Celery pool processes (portal/warmup.py): the work of a first request or task comes first."""
 
 import gc
 import hashlib
