@@ -4,14 +4,24 @@ Passed with `--config`; every other setting comes from the Procfile's command li
 the statements its database connections run (bench/querycount.py), per request route and benchmark
 phase, and writes the counts to BENCH_QUERY_DIR when it exits (and every few seconds while it serves).
 The access log lines get the request time in seconds (`%(L)s`) appended to gunicorn's default format.
+With BENCH_WEB_PROFILE=1 (bench/upload.py --profile-web, a diagnostic) each worker runs cProfile from its first
+request of the measured phase to its first request after it (since Python 3.12 one profiler sees every thread of a process)
+and writes the profile to BENCH_QUERY_DIR/web-<pid>.prof when it exits; idle threads show up as time in their waits.
 """
 
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s'
+
+_profiling = os.environ.get("BENCH_WEB_PROFILE") == "1"
+_profile = []  # [the worker's cProfile.Profile] once started, [profile, None] once stopped
+_profile_lock = threading.Lock()
 
 
 def post_worker_init(worker):
@@ -20,6 +30,8 @@ def post_worker_init(worker):
 
     def started(sender, environ=None, **kwargs):
         querycount.begin(querycount.route((environ or {}).get("PATH_INFO", "?")))
+        if _profiling:
+            _profile_while_measuring(querycount.current_phase() == "portal")
 
     def finished(sender, **kwargs):
         querycount.end()
@@ -30,7 +42,24 @@ def post_worker_init(worker):
     querycount.install("web")
 
 
+def _profile_while_measuring(measuring: bool) -> None:
+    """Starts the profile at the first request of the measured phase, stops it at the first request after it."""
+    import cProfile
+
+    with _profile_lock:
+        if measuring and not _profile:
+            _profile.append(cProfile.Profile(time.process_time))  # CPU, not wall: the machine is shared
+            _profile[0].enable()
+        elif not measuring and _profile and _profile[0] is not None:
+            _profile[0].disable()
+            _profile.append(None)
+
+
 def worker_exit(server, worker):
     import querycount
 
     querycount.dump()
+    folder = os.environ.get("BENCH_QUERY_DIR")
+    if folder and _profile:
+        _profile[0].disable()  # again, if no request came after the measured phase
+        _profile[0].dump_stats(os.path.join(folder, f"web-{os.getpid()}.prof"))

@@ -656,7 +656,8 @@ def run_once(mode: str, run_index: int, manifest: list[dict], options, root: Pat
         access_log = work / "access.log"
         access_log.touch()
         service_env = {**env, "BIND_HOST": "127.0.0.1", "PORT": str(web_port), "WEB_CONCURRENCY": "2",
-                       "WEB_THREADS": "8", "CELERY_QUEUES": "default"}
+                       "WEB_THREADS": "8", "CELERY_QUEUES": "default",
+                       **({"BENCH_WEB_PROFILE": "1"} if options.profile_web else {})}
         web_argv = procfile_command("web", service_env)
         web_argv[web_argv.index("--access-logfile") + 1] = str(access_log)
         web_argv += ["--config", str(BENCH / "gunicorn_bench.py")]
@@ -1512,6 +1513,9 @@ def main() -> None:
                         help="seconds to wait at most for an idle machine before each timed part (default 60)")
     parser.add_argument("--profile", action="store_true",
                         help="diagnostic: record a CPU profile of the page's main thread (slows the page down)")
+    parser.add_argument("--profile-web", action="store_true",
+                        help="diagnostic: run the web workers' requests of the timed window under cProfile and keep "
+                             "each worker's profile as queries/web-<pid>.prof in the temp folder (use with --keep)")
     parser.add_argument("--trace", action="store_true",
                         help="diagnostic: record a Chromium timeline trace and sum its events per thread and kind")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated JPEGs")

@@ -43,6 +43,10 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
         """The ids of the organizations `user` belongs to: the tenancy scope every user-facing query starts from."""
         return self.for_user(user).values("organization")
 
+    def role_in(self, organization: str, user) -> models.Subquery:
+        """`user`'s role in the organization the outer query names by `organization` (a field path), or NULL."""
+        return models.Subquery(self.filter(organization=models.OuterRef(organization), user=user).values("role")[:1])
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
@@ -81,8 +85,7 @@ class ProjectQuerySet(models.QuerySet["Project"]):
         """The projects of the organizations `user` belongs to, each annotated with the user's `role`."""
         if not user.is_authenticated:
             return self.none()
-        role = Membership.objects.filter(organization=models.OuterRef("organization"), user=user).values("role")[:1]
-        return self.annotate(role=models.Subquery(role)).filter(role__isnull=False)
+        return self.annotate(role=Membership.objects.role_in("organization", user)).filter(role__isnull=False)
 
 
 class Project(models.Model):

@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseLocation, HttpResponseStopPolling
 from assets.models import Asset
 from portal.htmx import wants_fragment
 from projects.access import ProjectAccess, get_project_for_user
+from projects.models import Membership
 from uploads import services
 from uploads.forms import UploadSessionForm
 from uploads.models import UploadSession
@@ -28,12 +29,21 @@ _POLL_OVERLAP = timedelta(seconds=1)
 def _get_session_for_user(user, project_id, session_id, *, write: bool = False) -> tuple[ProjectAccess, UploadSession]:
     """A session the user may see: managers see every session of the project, uploaders their own (else 404).
 
-    `write=True` is for adding and transferring files: only the person who opened the session may.
+    `write=True` is for adding and transferring files: only the person who opened the session may. One query
+    loads the session, its project and organization, and the user's role there (the upload protocol calls this
+    on every request).
     """
-    access = get_project_for_user(user, project_id)
+    if not user.is_authenticated:
+        raise Http404
     session = get_object_or_404(
-        UploadSession.objects.select_related("created_by", "project__organization"), pk=session_id, project=access.project
+        UploadSession.objects.select_related("created_by", "project__organization").annotate(
+            role=Membership.objects.role_in("project__organization", user)
+        ),
+        pk=session_id,
+        project_id=project_id,
+        role__isnull=False,
     )
+    access = ProjectAccess(project=session.project, role=session.role)
     owns = session.created_by_id == user.pk
     if not owns and not access.can_manage:
         raise Http404
@@ -99,12 +109,18 @@ def _changes_since(request: HttpRequest) -> datetime | None:
 def session_detail(request: HttpRequest, project_id, session_id) -> HttpResponse:
     """One session: its files with name, size, progress, status and reason; the drop zone while it is open."""
     access, session = _get_session_for_user(request.user, project_id, session_id)
-    assets = Asset.objects.filter(upload_session=session).select_related("import_item").order_by("created_at", "id")
-    context = _detail_context(request, access, session, assets=assets)
+    context = _detail_context(request, access, session, assets=_rows(session, Asset.objects.filter(upload_session=session)))
     from uploads.import_views import import_context
 
     context |= import_context(request, session, can_add=context["can_add"])
     return render(request, "uploads/session_detail.html", context)
+
+
+def _rows(session: UploadSession, assets):
+    """The file table's rows in page order; rows of imported files also show how their fetch goes."""
+    if session.source != UploadSession.Source.DIRECT:
+        assets = assets.select_related("import_item")
+    return assets.order_by("created_at", "id")
 
 
 def _detail_context(request, access, session, *, assets) -> dict:
@@ -151,7 +167,7 @@ def session_changes(request: HttpRequest, project_id, session_id) -> HttpRespons
             # The page is sending files itself and shows the new rows it registered: other new rows of the same
             # person (another tab, a script) appear once they change, everyone else's at once.
             assets = assets.exclude(status=Asset.Status.UPLOADING, source=Asset.Source.FILE, uploaded_by=request.user)
-    context = _detail_context(request, access, session, assets=assets.select_related("import_item").order_by("created_at", "id"))
+    context = _detail_context(request, access, session, assets=_rows(session, assets))
     if session.source != UploadSession.Source.DIRECT and since is not None:
         from uploads.imports import removed_rows
 
