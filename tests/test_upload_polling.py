@@ -1,6 +1,8 @@
 """What a session page's poll sends back, and how completions are handed to the workers."""
 
+import html
 import io
+import re
 import threading
 from datetime import timedelta
 from unittest import mock
@@ -64,6 +66,33 @@ def test_rows_carry_their_version_so_the_page_skips_unchanged_ones(member_client
     checked.refresh_from_db()
     page = _poll(member_client, upload_session, timezone.now() - timedelta(seconds=1))
     assert f'data-version="{checked.updated_at:%s}.{checked.updated_at:%f}"' in page
+
+
+def _next_poll(page: str) -> str:
+    """The URL the page polls next: the one the answer's poller names."""
+    return html.unescape(re.search(r'id="session-poller"[^>]*hx-get="([^"]+)"', page).group(1))
+
+
+def test_a_poll_leaves_out_rows_the_previous_answer_sent_unless_they_changed(member_client, upload_session):
+    kept = _asset(upload_session, "kept.jpg", Asset.Status.UPLOADED)
+    changing = _asset(upload_session, "changing.jpg", Asset.Status.UPLOADED)
+    first = _poll(member_client, upload_session, timezone.now() - timedelta(seconds=30))
+    assert f"asset-{kept.pk}" in first and f"asset-{changing.pk}" in first
+    next_url = _next_poll(first)
+    assert "seen=" in next_url
+
+    # Both rows are still inside the next poll's overlap, but the page has them at this version.
+    again = member_client.get(next_url).content.decode()
+    assert f"asset-{kept.pk}" not in again and f"asset-{changing.pk}" not in again
+
+    # A row committed late, with a change time the previous poll could not see yet, still comes.
+    late = _asset(upload_session, "late.jpg", Asset.Status.UPLOADED, age_seconds=0.5)
+    assert changing.move(Asset.Status.UPLOAD_ERROR, reason="The transfer failed.")
+    after = member_client.get(next_url).content.decode()
+    assert f"asset-{changing.pk}" in after and f"asset-{late.pk}" in after
+    assert f"asset-{kept.pk}" not in after
+    # Rows the page has already are named again for the poll after, so they are not sent then either.
+    assert f"asset-{kept.pk}" not in member_client.get(_next_poll(after)).content.decode()
 
 
 def test_completions_are_checked_in_small_batches(upload_session, django_capture_on_commit_callbacks):
