@@ -1,5 +1,5 @@
-import calendar
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
@@ -7,6 +7,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from projects.models import Membership
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class AssetQuerySet(models.QuerySet["Asset"]):
@@ -135,7 +138,13 @@ class Asset(models.Model):
     @property
     def version(self) -> str:
         """The row's version for pages that poll it ("seconds.microseconds" of its last change)."""
-        return f"{calendar.timegm(self.updated_at.utctimetuple())}.{self.updated_at.microsecond:06d}"
+        since_epoch = self.updated_at - _EPOCH
+        return f"{since_epoch.days * 86400 + since_epoch.seconds}.{since_epoch.microseconds:06d}"
+
+    @property
+    def status_label(self) -> str:
+        """The status as people read it ("Upload Error"); what get_status_display gives, without its per-call lookup."""
+        return _STATUS_LABELS.get(self.status, self.status)
 
     @property
     def is_terminal(self) -> bool:
@@ -207,3 +216,6 @@ class Asset(models.Model):
     def restart_upload(self, **fields) -> bool:
         """Retry: back to Uploading from Upload Error, usually with a fresh storage key."""
         return self.move(self.Status.UPLOADING, **fields)
+
+
+_STATUS_LABELS: dict[str, str] = dict(Asset.Status.choices)

@@ -137,6 +137,8 @@ if PRODUCTION and not REDIS_URL:
     env_required("REDIS_URL", f"{_IN_PRODUCTION} (redis://host:6379/0)")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Every request reads the login session: from Redis, with the database behind it (sessions survive a flush).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {

@@ -205,3 +205,9 @@ def test_each_named_step_makes_its_move(asset_in, method, arguments, source, tar
 @pytest.mark.parametrize("status", S.values)
 def test_only_ready_and_upload_error_are_terminal(status):
     assert Asset(status=status).is_terminal is (status in {S.READY, S.UPLOAD_ERROR})
+
+
+def test_the_status_label_is_what_people_read_for_every_status():
+    for status, label in Asset.Status.choices:
+        asset = Asset(status=status)
+        assert asset.status_label == label == asset.get_status_display()

@@ -154,6 +154,7 @@ print(json.dumps({
     "broker_transport": f"{transport.__module__}.{transport.__name__}",
     "email": settings.MAILERS["default"]["BACKEND"],
     "cache": settings.CACHES["default"]["BACKEND"],
+    "sessions": settings.SESSION_ENGINE,
 }))
 """
 
@@ -189,6 +190,7 @@ def test_with_nothing_set_the_portal_runs_on_embedded_defaults(tmp_path):
         "broker_transport": "portal.broker.Transport",
         "email": "django.core.mail.backends.filebased.EmailBackend",
         "cache": "django.core.cache.backends.filebased.FileBasedCache",
+        "sessions": "django.contrib.sessions.backends.db",
     }
     # The embedded parts keep their data under PORTAL_VAR_DIR.
     assert (tmp_path / "var" / "secret_key").exists()
@@ -206,6 +208,7 @@ def test_production_starts_when_every_required_variable_is_set(tmp_path):
         "broker_transport": "kombu.transport.redis.Transport",
         "email": "django.core.mail.backends.smtp.EmailBackend",
         "cache": "django.core.cache.backends.redis.RedisCache",
+        "sessions": "django.contrib.sessions.backends.cached_db",
     }
 
 

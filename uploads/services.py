@@ -161,7 +161,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
     checked = [_precheck(entry if isinstance(entry, dict) else {}, session, i) for i, entry in enumerate(files)]
     with transaction.atomic():
         # The session row lock serialises drops into one session (two tabs cannot pass the cap together).
-        locked = UploadSession.objects.select_for_update().get(pk=session.pk)
+        locked = UploadSession.objects.select_for_update(of=("self",)).select_related("project__organization").get(pk=session.pk)
         if not locked.is_open:
             raise UploadRefused("This session was finalized: start a new session to add more files.", status=409)
         cap = settings.UPLOAD_SESSION_MAX_FILES
