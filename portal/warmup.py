@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 # Rendered on every poll of an upload session (uploads.views.session_changes).
 HOT_TEMPLATES = (
     "uploads/session_changes.html",
-    "uploads/_file_row.html",
+    "uploads/_file_rows.html",
     "uploads/_session_summary.html",
     "uploads/_poller.html",
 )
