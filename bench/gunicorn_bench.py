@@ -14,13 +14,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s'
 
 _profiling = os.environ.get("BENCH_WEB_PROFILE") == "1"
-_profile = []  # [the worker's cProfile.Profile] once started, [profile, None] once stopped
+# The worker's cProfile run (timed by process CPU, not wall time: the machine is shared), and whether it ended.
+_profile = SimpleNamespace(run=None, ended=False)
 _profile_lock = threading.Lock()
 
 
@@ -47,12 +49,12 @@ def _profile_while_measuring(measuring: bool) -> None:
     import cProfile
 
     with _profile_lock:
-        if measuring and not _profile:
-            _profile.append(cProfile.Profile(time.process_time))  # CPU, not wall: the machine is shared
-            _profile[0].enable()
-        elif not measuring and _profile and _profile[0] is not None:
-            _profile[0].disable()
-            _profile.append(None)
+        if measuring and _profile.run is None:
+            _profile.run = cProfile.Profile(time.process_time)
+            _profile.run.enable()
+        elif not measuring and _profile.run is not None and not _profile.ended:
+            _profile.run.disable()
+            _profile.ended = True
 
 
 def worker_exit(server, worker):
@@ -60,6 +62,6 @@ def worker_exit(server, worker):
 
     querycount.dump()
     folder = os.environ.get("BENCH_QUERY_DIR")
-    if folder and _profile:
-        _profile[0].disable()  # again, if no request came after the measured phase
-        _profile[0].dump_stats(os.path.join(folder, f"web-{os.getpid()}.prof"))
+    if folder and _profile.run is not None:
+        _profile.run.disable()  # in case no request came after the measured phase
+        _profile.run.dump_stats(os.path.join(folder, f"web-{os.getpid()}.prof"))

@@ -171,14 +171,12 @@ def session_changes(request: HttpRequest, project_id, session_id) -> HttpRespons
             # person (another tab, a script) appear once they change, everyone else's at once.
             assets = assets.exclude(status=Asset.Status.UPLOADING, source=Asset.Source.FILE, uploaded_by=request.user)
     context = _detail_context(request, access, session, assets=_rows(session, assets))
-    rows = list(context["assets"])
+    rows = [(row, _fingerprint(row)) for row in context["assets"]]
     # Rows the next poll reads again, whether this answer sends them or the page got them from an earlier one.
     next_cut = context["now"] - _POLL_OVERLAP
-    context["seen"] = ".".join([_fingerprint(row) for row in rows if row.updated_at >= next_cut][:_POLL_SEEN_MAX])
-    if since is not None:
-        seen = set(request.GET.get("seen", "").split("."))
-        rows = [row for row in rows if _fingerprint(row) not in seen]
-    context["assets"] = rows
+    context["seen"] = ".".join([fingerprint for row, fingerprint in rows if row.updated_at >= next_cut][:_POLL_SEEN_MAX])
+    seen = set(request.GET.get("seen", "").split(".")) if since is not None else set()
+    context["assets"] = [row for row, fingerprint in rows if fingerprint not in seen]
     if session.source != UploadSession.Source.DIRECT and since is not None:
         from uploads.imports import removed_rows
 
