@@ -568,6 +568,13 @@ def test_changes_returns_only_rows_changed_since_the_last_poll_and_the_summary(m
     assert _rows(_changes(member_client, upload_session)) == {str(quiet.pk), str(changed.pk)}
 
 
+def test_the_session_page_and_its_polls_show_no_template_source(member_client, upload_session):
+    _register(upload_session, "a.jpg")
+    for response in (member_client.get(_url("detail", upload_session)), _changes(member_client, upload_session)):
+        body = response.content.decode()
+        assert "{#" not in body and "#}" not in body and "{%" not in body and "{{" not in body
+
+
 def test_changes_with_an_unreadable_cursor_returns_every_row(member_client, upload_session):
     _register(upload_session, "a.jpg", "b.jpg")
 
