@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -182,3 +184,33 @@ def test_the_poll_brings_the_bytes_received_of_a_file_being_fetched(member_clien
     Asset.objects.filter(pk=asset.pk).update(updated_at=timezone.now())
     response = member_client.get(_url("changes", csv_session), {"since": since})
     assert f'id="asset-{asset.pk}"' in response.content.decode() and "5.0 MB received" in text_of(response.content)
+
+
+def test_the_session_page_and_its_poll_take_the_same_queries_for_3_and_30_imported_files(member_client, csv_session, no_fetching):
+    """Rows of imported files show how their fetch goes (note, bytes received, Retry): all of it in the rows' query."""
+    def add(start: int, count: int) -> None:
+        lines = "\n".join(f"https://cdn.example.com/{n}.jpg,F{n}" for n in range(start, start + count))
+        found = imports.url_import_preview(session=csv_session, user=csv_session.created_by, uploaded=SimpleUploadedFile("a.csv", lines.encode()))
+        imports.url_import_start(url_import=found, user=csv_session.created_by)
+        for n, asset in enumerate(Asset.objects.filter(upload_session=csv_session, name__in=[f"F{n}" for n in range(start, start + count)])):
+            if n % 3 == 0:
+                asset.mark_upload_error("The server answered HTTP 404 Not Found. Retry to fetch it again.")
+            else:
+                progress = {"bytes_received": 1024 * n} if n % 3 == 1 else {"note": "Waiting for the server to answer"}
+                UrlImportItem.objects.filter(asset=asset).update(**progress)
+
+    def queries() -> tuple[int, int, int]:
+        since = (timezone.now() - timedelta(minutes=1)).isoformat()
+        with CaptureQueriesContext(connection) as page:
+            assert member_client.get(csv_session.get_absolute_url()).status_code == 200
+        with CaptureQueriesContext(connection) as poll:
+            response = member_client.get(_url("changes", csv_session), {"since": since})
+        return len(page), len(poll), response.content.decode().count('<tr id="asset-')
+
+    add(0, 3)
+    page_few, poll_few, rows_few = queries()
+    add(3, 27)
+    page_many, poll_many, rows_many = queries()
+
+    assert (rows_few, rows_many) == (3, 30)
+    assert (page_many, poll_many) == (page_few, poll_few)

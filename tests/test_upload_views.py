@@ -590,9 +590,14 @@ def test_changes_takes_the_same_queries_for_10_and_300_files(member_client, uplo
         assert response.status_code == 200
         return len(captured), len(_rows(response))
 
+    statuses = list(S)  # every status a row can show, Upload Error with its reason
+
     def add(count: int, start: int) -> None:
         Asset.objects.bulk_create([
-            asset_for(upload_session.project, name=f"f{n}.jpg", upload_session=upload_session, size=n, status=S.UPLOADING)
+            asset_for(
+                upload_session.project, name=f"f{n}.jpg", upload_session=upload_session, size=n,
+                status=statuses[n % len(statuses)], error_reason="Broken." if statuses[n % len(statuses)] == S.UPLOAD_ERROR else "",
+            )
             for n in range(start, start + count)
         ])
 

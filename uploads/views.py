@@ -119,11 +119,20 @@ def session_detail(request: HttpRequest, project_id, session_id) -> HttpResponse
     return render(request, "uploads/session_detail.html", context)
 
 
+# What a file row shows (_file_rows.html): a poll loads hundreds of rows, so none of the columns it leaves unread
+# (keys, metadata, processing state) are fetched and converted.
+_ROW_FIELDS = (
+    "project", "upload_session", "name", "original_filename", "size", "source", "status", "error_reason", "updated_at"
+)
+
+
 def _rows(session: UploadSession, assets):
     """The file table's rows in page order; rows of imported files also show how their fetch goes."""
+    fields = _ROW_FIELDS
     if session.source != UploadSession.Source.DIRECT:
         assets = assets.select_related("import_item")
-    return assets.order_by("created_at", "id")
+        fields += ("import_item__note", "import_item__bytes_received")
+    return assets.only(*fields).order_by("created_at", "id")
 
 
 def _detail_context(request, access, session, *, assets) -> dict:
