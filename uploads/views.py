@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseLocation, HttpResponseStopPolling
 from assets.models import Asset
 from portal.htmx import wants_fragment
 from projects.access import ProjectAccess, get_project_for_user
-from projects.models import Membership
+from projects.models import Membership, role_can_manage, role_can_upload
 from uploads import services
 from uploads.forms import UploadSessionForm
 from uploads.models import UploadSession
@@ -29,30 +29,44 @@ _POLL_OVERLAP = timedelta(seconds=1)
 _POLL_SEEN_MAX = 200
 
 
-def _get_session_for_user(user, project_id, session_id, *, write: bool = False) -> tuple[ProjectAccess, UploadSession]:
-    """A session the user may see: managers see every session of the project, uploaders their own (else 404).
-
-    `write=True` is for adding and transferring files: only the person who opened the session may. One query
-    loads the session, its project and organization, and the user's role there (the upload protocol calls this
-    on every request).
-    """
+def _session_with_role(user, project_id, session_id, *, related: tuple[str, ...] = ()) -> UploadSession:
+    """The session, with the user's role in its organization as `role`, in one query (404 for anybody outside it)."""
     if not user.is_authenticated:
         raise Http404
-    session = get_object_or_404(
-        UploadSession.objects.select_related("created_by", "project__organization").annotate(
-            role=Membership.objects.role_in("project__organization", user)
-        ),
-        pk=session_id,
-        project_id=project_id,
-        role__isnull=False,
-    )
-    access = ProjectAccess(project=session.project, role=session.role)
+    sessions = UploadSession.objects.annotate(role=Membership.objects.role_in("project__organization", user))
+    if related:
+        sessions = sessions.select_related(*related)
+    return get_object_or_404(sessions, pk=session_id, project_id=project_id, role__isnull=False)
+
+
+def _check_session_access(user, session: UploadSession, *, write: bool) -> None:
+    """Managers see every session of the project, uploaders their own (else 404); only its uploader adds files to it."""
     owns = session.created_by_id == user.pk
-    if not owns and not access.can_manage:
+    if not owns and not role_can_manage(session.role):
         raise Http404
-    if write and not (owns and access.can_upload):
+    if write and not (owns and role_can_upload(session.role)):
         raise PermissionDenied
-    return access, session
+
+
+def _get_session_for_user(user, project_id, session_id, *, write: bool = False) -> tuple[ProjectAccess, UploadSession]:
+    """A session the user may see, with its project, organization and creator, and the user's access to it.
+
+    `write=True` is for adding and transferring files: only the person who opened the session may.
+    """
+    session = _session_with_role(user, project_id, session_id, related=("created_by", "project__organization"))
+    _check_session_access(user, session, write=write)
+    return ProjectAccess(project=session.project, role=session.role), session
+
+
+def _get_session_to_send(user, project_id, session_id) -> UploadSession:
+    """The session a request of the upload protocol adds or transfers files of: the session row alone.
+
+    The protocol calls this on every request and needs neither the project nor the creator; the same rules as
+    _get_session_for_user(write=True).
+    """
+    session = _session_with_role(user, project_id, session_id)
+    _check_session_access(user, session, write=True)
+    return session
 
 
 @login_required
@@ -215,7 +229,7 @@ def _protocol_view(handler):
     @login_required
     @require_POST
     def view(request: HttpRequest, project_id, session_id) -> JsonResponse:
-        _, session = _get_session_for_user(request.user, project_id, session_id, write=True)
+        session = _get_session_to_send(request.user, project_id, session_id)
         try:
             return JsonResponse(handler(request, session, _json_body(request)))
         except services.UploadRefused as refusal:
