@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JS_SOURCES := $(wildcard static/js/*.js static/css/*.css)
 
-.PHONY: run test setup static migrate demo browser lint bench-upload clean
+.PHONY: run test setup static migrate demo browser clean
 
 run: setup migrate demo
 	@echo "Portal starting on http://127.0.0.1:$(PORT)/ (web, worker and beat; Ctrl-C stops all three)"
