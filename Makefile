@@ -27,6 +27,9 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	@touch $@
 
+# The bundles (esbuild) and the collected static files, rebuilt when a source changed.
+static: static/dist/.built var/static/.collected
+
 static/dist/.built: node_modules/.installed $(JS_SOURCES) scripts/build-static.mjs
 	node scripts/build-static.mjs
 	@touch $@
