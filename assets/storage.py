@@ -197,16 +197,17 @@ def _s3_presign_put(key: str, *, size, headers, expires) -> str:
     signed |= {name.lower(): " ".join(value.split()) for name, value in headers.items()}
     signed["host"] = target.host
     names = sorted(signed)
-    query = {
+    # Query parameters, percent-encoded as SigV4 asks; the names, the algorithm, the date and the expiry are
+    # letters, digits and dashes only, so just the other values go through quote() (a drop signs one URL per file).
+    encoded = {
         "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-        "X-Amz-Credential": f"{credentials.access_key}/{scope}",
+        "X-Amz-Credential": quote(f"{credentials.access_key}/{scope}", safe="-_.~"),
         "X-Amz-Date": amz_date,
         "X-Amz-Expires": str(expires),
-        "X-Amz-SignedHeaders": ";".join(names),
+        "X-Amz-SignedHeaders": quote(";".join(names), safe="-_.~"),
     }
     if credentials.token:
-        query["X-Amz-Security-Token"] = credentials.token
-    encoded = {quote(name, safe="-_.~"): quote(value, safe="-_.~") for name, value in query.items()}
+        encoded["X-Amz-Security-Token"] = quote(credentials.token, safe="-_.~")
     path = target.path + quote(key, safe="/~")
     canonical_request = "\n".join([
         "PUT",
