@@ -1,5 +1,6 @@
 """The Uploads tab: a project's upload sessions, everyone's for managers and one's own for uploaders."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -163,3 +164,86 @@ def test_the_tab_takes_the_same_queries_for_2_and_20_sessions(manager_client, ur
         _files(_session(project, [member, manager][n % 2], f"Session {n}"), ready=2, upload_error=1)
 
     assert queries() == few
+
+
+# --- The header's Uploads menu: one's own sessions not complete yet, in every project --------------------------------
+
+_ITEM = re.compile(r'<a class="menu-item" href="([^"]+)">(.*?)</a>', re.S)
+
+
+def _menu(client) -> list[tuple[str, str]]:
+    """(link, text) of each session the menu lists."""
+    response = client.get(reverse("uploads:unfinished"), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return [(href, text_of(body)) for href, body in _ITEM.findall(response.content.decode())]
+
+
+def test_the_menu_lists_ones_own_unfinished_sessions_in_every_project_newest_first(
+    member_client, project, member, manager, organization, owner
+):
+    sibling = project.__class__.objects.create(organization=organization, name="Aerial survey", created_by=owner)
+    processing = _session(sibling, member, "Roof, processing", status=UploadSession.Status.FINALIZED, age_minutes=10)
+    _files(processing, ready=2, preprocessing=1)
+    sending = _session(project, member, "North gate", capture_date=date(2026, 11, 20), age_minutes=1)
+    _files(sending, ready=3, upload_error=2, uploading=5)
+    _files(_session(project, member, "Done", status=UploadSession.Status.COMPLETE), ready=4)
+    _session(project, member, "Opened, nothing added yet")
+    _files(_session(project, manager, "Someone else's"), uploading=1)
+
+    assert _menu(member_client) == [
+        (sending.get_absolute_url(), "North gate In progress Street scenes · captured Nov 20, 2026 10 files · 3 ready · 2 failed"),
+        (processing.get_absolute_url(), "Roof, processing Processing Aerial survey · captured Nov 20, 2026 3 files · 2 ready"),
+    ]
+
+
+def test_the_menu_leaves_out_organizations_one_has_left(member_client, member, other_project, outsider):
+    from projects.models import Membership
+
+    Membership.objects.create(organization=other_project.organization, user=member, role=Membership.Role.UPLOADER)
+    session = _session(other_project, member, "At Globex")
+    _files(session, uploading=2)
+    assert [text.split(" In progress")[0] for _, text in _menu(member_client)] == ["At Globex"]
+
+    Membership.objects.filter(organization=other_project.organization, user=member).delete()
+
+    assert _menu(member_client) == []
+    assert "No uploads in progress" in text_of(member_client.get(reverse("uploads:unfinished")).content)
+
+
+def test_the_menu_shows_the_newest_eight_and_says_where_the_others_are(member_client, project, member):
+    for n in range(9):
+        _files(_session(project, member, f"Camera {n}", age_minutes=n), uploading=1)
+
+    response = member_client.get(reverse("uploads:unfinished"))
+
+    assert [text.split(" In progress")[0] for _, text in _menu(member_client)] == [f"Camera {n}" for n in range(8)]
+    assert "Older sessions are on each project's Uploads tab." in text_of(response.content)
+
+
+def test_the_menu_takes_the_same_queries_for_one_session_and_eight(member_client, project, member):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            member_client.get(reverse("uploads:unfinished"))
+        return len(captured)
+
+    _files(_session(project, member, "First"), ready=3, uploading=2)
+    one = queries()
+    for n in range(7):
+        _files(_session(project, member, f"More {n}", age_minutes=n + 1), upload_error=1, uploading=4)
+
+    assert len(_menu(member_client)) == 8
+    assert queries() == one
+
+
+def test_the_menu_asks_anonymous_visitors_to_log_in(client):
+    response = client.get(reverse("uploads:unfinished"))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_every_page_of_the_portal_has_the_menu(member_client):
+    page = member_client.get(reverse("projects:list")).content.decode()
+
+    assert 'id="uploads-menu"' in page
+    assert f'hx-get="{reverse("uploads:unfinished")}"' in page

@@ -5,6 +5,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from assets.models import Asset
 from projects.models import Membership
 
 
@@ -12,6 +13,25 @@ class UploadSessionQuerySet(models.QuerySet["UploadSession"]):
     def for_user(self, user) -> "UploadSessionQuerySet":
         """Sessions of the organizations `user` belongs to (the Uploads tab narrows this further by role)."""
         return self.filter(project__organization__in=Membership.objects.organizations_of(user))
+
+    def with_file_counts(self) -> "UploadSessionQuerySet":
+        """Each session with `file_count` and `count_<status>` for every asset status, in the same query."""
+        per_status = {
+            f"count_{status}": models.Count("assets", filter=models.Q(assets__status=status)) for status in Asset.Status.values
+        }
+        return self.annotate(file_count=models.Count("assets"), **per_status)
+
+    def unfinished_of(self, user) -> "UploadSessionQuerySet":
+        """`user`'s own sessions that hold files and are not complete yet (still open, or processing), newest first,
+        in every project of the organizations they belong to, with their file counts: the header's Uploads menu."""
+        return (
+            self.for_user(user)
+            .filter(created_by=user)
+            .exclude(status=UploadSession.Status.COMPLETE)
+            .with_file_counts()
+            .filter(file_count__gt=0)
+            .order_by("-created_at")
+        )
 
 
 class UploadSession(models.Model):

@@ -5,6 +5,7 @@ from uploads import import_views, views
 app_name = "uploads"
 session = "projects/<uuid:project_id>/uploads/<uuid:session_id>/"
 urlpatterns = [
+    path("uploads/unfinished/", views.unfinished_sessions, name="unfinished"),
     path("projects/<uuid:project_id>/uploads/", views.session_list, name="list"),
     path("projects/<uuid:project_id>/uploads/new/", views.session_new, name="new"),
     path(session, views.session_detail, name="detail"),

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -76,16 +76,29 @@ def session_list(request: HttpRequest, project_id) -> HttpResponse:
     sessions = UploadSession.objects.filter(project=access.project).select_related("created_by")
     if not access.can_manage:
         sessions = sessions.filter(created_by=request.user)
-    counts = {f"count_{status}": Count("assets", filter=Q(assets__status=status)) for status in Asset.Status.values}
-    sessions = sessions.annotate(
-        file_count=Count("assets"),
-        **counts,
+    sessions = sessions.with_file_counts().annotate(
         in_progress=Case(When(status=UploadSession.Status.COMPLETE, then=Value(1)), default=Value(0), output_field=IntegerField()),
     ).order_by("in_progress", "-created_at")
     return render(
         request,
         "uploads/session_list.html",
         {"access": access, "project": access.project, "sessions": sessions, "tab": "uploads"},
+    )
+
+
+# Sessions the header's Uploads menu lists; older ones are on their projects' Uploads tabs.
+_MENU_SESSIONS = 8
+
+
+@login_required
+@require_GET
+def unfinished_sessions(request: HttpRequest) -> HttpResponse:
+    """The header's Uploads menu: the person's own sessions not complete yet, in every project, newest first."""
+    sessions = list(UploadSession.objects.unfinished_of(request.user).select_related("project")[: _MENU_SESSIONS + 1])
+    return render(
+        request,
+        "uploads/_unfinished_sessions.html",
+        {"sessions": sessions[:_MENU_SESSIONS], "more": len(sessions) > _MENU_SESSIONS},
     )
 
 

@@ -16,7 +16,27 @@ document.addEventListener("click", (event) => {
   }
 });
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") document.querySelector("#drawer-root > *")?.remove();
+  if (event.key !== "Escape") return;
+  document.querySelector("#drawer-root > *")?.remove();
+  for (const menu of document.querySelectorAll("details.menu[open]")) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+});
+// A closed menu drops what it showed: opened again, it says it is loading rather than show stale entries.
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const panel = !event.target.open && event.target.matches?.("details.menu") && event.target.querySelector(".menu-panel");
+    if (panel) panel.innerHTML = '<div class="menu-empty">Loading…</div>';
+  },
+  true,
+);
+// A menu (<details class="menu">) closes when people click outside it or follow one of its links.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll("details.menu[open]")) {
+    if (!menu.contains(event.target) || event.target.closest(".menu-panel a")) menu.open = false;
+  }
 });
 document.addEventListener("click", (event) => {
   if (event.target.id === "drawer-root") event.target.replaceChildren();

@@ -86,6 +86,17 @@ def test_uploads_go_on_while_browsing_and_the_header_counts_them(live_server, me
         page.locator("h1", has_text="Projects").wait_for()
         # The count follows people around the portal.
         page.locator("#upload-badge").wait_for(state="visible", timeout=5_000)
+        # The header's Uploads menu lists the session (once its files are registered) and takes people back to it.
+        page.wait_for_function(
+            "() => [...window.portalUploads.records.values()].every((r) => !['hashing', 'registering'].includes(r.state))"
+        )
+        page.locator("#uploads-menu summary").click()
+        entry = page.locator("#uploads-menu a.menu-item", has_text="Roof camera")
+        assert "24 files" in entry.inner_text()
+        entry.click()
+        page.wait_for_url(f"**/uploads/{Asset.objects.values_list('upload_session_id', flat=True).first()}/")
+        page.locator("h2", has_text="Roof camera").wait_for()
+        assert page.locator("#uploads-menu").evaluate("(menu) => !menu.open")
 
         page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
         page.goto(page.url)  # a fresh page: what the server says now
