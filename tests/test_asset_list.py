@@ -40,7 +40,7 @@ def _names(response) -> list[str]:
     return [row["Name"] for row in table_rows(response.content)]
 
 
-def test_a_project_without_assets_shows_an_empty_state_not_an_error(owner_client, url):
+def test_a_project_without_assets_shows_an_empty_state_not_an_error(owner_client, url, project):
     response = owner_client.get(url)
 
     assert response.status_code == 200
@@ -49,6 +49,24 @@ def test_a_project_without_assets_shows_an_empty_state_not_an_error(owner_client
     assert "Images and videos brought into Street scenes appear here" in text
     assert "alert" not in response.content.decode()
     assert table_rows(response.content) == []
+    # Nothing to select yet, so no batch bar; the way to bring the first files in instead.
+    assert 'id="add-to-batch"' not in response.content.decode()
+    empty_state = response.content.decode().partition('<div class="empty">')[2].partition("</div>\n")[2]
+    assert f'href="{reverse("uploads:new", args=[project.pk])}"' in empty_state and "Add Assets</a>" in empty_state
+
+
+def test_a_viewers_empty_project_offers_no_upload(viewer_client, url):
+    content = viewer_client.get(url).content.decode()
+
+    assert "No assets in this project yet" in text_of(content)
+    assert "Add Assets" not in content
+
+
+def test_filters_that_match_nothing_keep_the_batch_bar(owner_client, url, mixed_assets):
+    content = owner_client.get(url, {"q": "no-such-name"}).content.decode()
+
+    assert "No assets match these filters" in text_of(content)
+    assert 'id="add-to-batch"' in content
 
 
 def test_rows_show_name_type_size_status_uploader_and_date(owner_client, url, project, member):
