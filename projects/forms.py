@@ -2,12 +2,15 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
-from projects.models import IMAGE_FORMATS, Invitation, Membership, Project
+from projects.models import IMAGE_FORMATS, Invitation, Membership, Project, all_image_formats
 
 
 class ProjectForm(forms.ModelForm):
     image_formats = forms.MultipleChoiceField(
         choices=IMAGE_FORMATS,
+        # A new project's form starts from the model's default (every format): ModelForm takes no initial values
+        # from an unsaved instance, and a field declared here does not inherit the model field's default.
+        initial=all_image_formats,
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="Image formats",

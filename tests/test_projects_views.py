@@ -109,6 +109,23 @@ def test_creating_a_project_opens_it(owner_client, owner, organization):
     assert "Project “Parking lots” created." in page.content.decode()
 
 
+def test_a_new_projects_form_starts_from_the_defaults_and_submits_as_it_is(owner_client, organization):
+    url = reverse("projects:create", args=[organization.pk])
+    page = owner_client.get(url).content.decode()
+
+    checked = re.findall(r'<input type="checkbox" name="(\w+)" value="(\w+)"[^>]*\bchecked\b', page)
+    assert checked == [("image_formats", value) for value in ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")]
+    assert re.search(r'<input type="checkbox" name="allow_images"[^>]*\bchecked\b', page)
+    assert re.search(r'<input type="checkbox" name="allow_videos"[^>]*\bchecked\b', page)
+
+    # What a browser sends when someone types a name and submits the form as it came.
+    response = owner_client.post(url, {"name": "Dock cameras", "allow_images": "on", "allow_videos": "on", "image_formats": [
+        value for _, value in checked]})
+
+    assert response.status_code == 302
+    assert Project.objects.get(name="Dock cameras").image_formats == ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF"]
+
+
 def test_managers_create_projects_too(manager_client, organization):
     response = manager_client.post(reverse("projects:create", args=[organization.pk]), CREATE_FORM)
 
