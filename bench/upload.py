@@ -810,7 +810,7 @@ def browser_run(base_url, username, password, manifest, options, probe, groups, 
             page.wait_for_url("**/projects/")
             page.locator("a.project-card", has_text=PROJECT_NAME).first.click()
             page.wait_for_url("**/assets/")
-            page.get_by_role("link", name="Add Assets").click()
+            page.locator(".page-header").get_by_role("link", name="Add Assets").click()
             page.wait_for_selector("#drawer-root .panel-body")
             page.locator("label.choice", has_text="Image").click()
             page.fill("#id_view_name", VIEW_NAME)

@@ -6,18 +6,25 @@ window.htmx = htmx;
 // For people and tests who want to look at the transfer state from the console.
 window.portalUploads = uploads;
 
+// The drawer's root goes back to empty (not just without its panel: the whitespace around it would keep the
+// root, and its dimmed backdrop, over the page).
+function closeDrawer() {
+  document.getElementById("drawer-root")?.replaceChildren();
+}
+
 // Close flash messages and drawers without a round trip (links keep their href for no-JS use).
 document.addEventListener("click", (event) => {
   const dismiss = event.target.closest("[data-dismiss]");
   const target = dismiss && dismiss.closest(dismiss.dataset.dismiss);
   if (target) {
     event.preventDefault();
-    target.remove();
+    if (target.parentElement?.id === "drawer-root") closeDrawer();
+    else target.remove();
   }
 });
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
-  document.querySelector("#drawer-root > *")?.remove();
+  closeDrawer();
   for (const menu of document.querySelectorAll("details.menu[open]")) {
     menu.open = false;
     menu.querySelector("summary").focus();
@@ -39,7 +46,7 @@ document.addEventListener("click", (event) => {
   }
 });
 document.addEventListener("click", (event) => {
-  if (event.target.id === "drawer-root") event.target.replaceChildren();
+  if (event.target.id === "drawer-root") closeDrawer();
 });
 
 // A select or checkbox in a filter form submits it at once (the form carries hx-get).

@@ -65,7 +65,7 @@ def test_uploads_go_on_while_browsing_and_the_header_counts_them(live_server, me
     with chromium_page() as page:
         log_in(page, live_server, member)
         page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
-        page.get_by_role("link", name="Add Assets").click()
+        page.locator(".page-header").get_by_role("link", name="Add Assets").click()
         page.locator("label.choice", has_text="Image").click()
         page.fill("#id_view_name", "Roof camera")
         page.fill("#id_capture_date", "2026-11-19")

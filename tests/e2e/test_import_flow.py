@@ -35,7 +35,7 @@ def test_a_csv_list_is_previewed_then_imported_and_its_rows_become_ready(live_se
         with chromium_page() as page:
             log_in(page, live_server, member)
             page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
-            page.get_by_role("link", name="Add Assets").click()
+            page.locator(".page-header").get_by_role("link", name="Add Assets").click()
             page.wait_for_selector("#drawer-root .panel-body")
             page.locator("label.choice", has_text="Image").click()
             page.locator("label.choice", has_text="CSV file of URLs").click()

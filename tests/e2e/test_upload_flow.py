@@ -70,7 +70,7 @@ def eager_celery():
 
 def _open_session(page, live_server, project):
     page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
-    page.get_by_role("link", name="Add Assets").click()
+    page.locator(".page-header").get_by_role("link", name="Add Assets").click()
     page.wait_for_selector("#drawer-root .panel-body")
     continue_button = page.locator("[data-continue]")
     page.locator("label.choice", has_text="Image").click()
