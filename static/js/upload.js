@@ -727,6 +727,8 @@ class UploadManager {
           "close",
           () => {
             if (dialog.returnValue === "confirm") event.detail.issueRequest(true);
+            // The session stays open: Finalize again once the retried files are through.
+            else if (dialog.returnValue === "retry") document.querySelector("[data-retry-all]")?.click();
           },
           { once: true },
         );

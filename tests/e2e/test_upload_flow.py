@@ -276,3 +276,40 @@ def test_a_drop_goes_in_parts_and_one_past_the_session_cap_is_refused_whole(
         page.wait_for_timeout(500)  # checksums still finishing after the refusal add nothing
         assert page.locator("#file-rows tr").count() == 60
     assert Asset.objects.filter(upload_session__view_name="North gate, camera 2").count() == 60
+
+
+def test_finalizing_with_a_failed_file_offers_to_retry_it_first(live_server, eager_celery, member, project, tmp_path):
+    paths = _small_jpegs(tmp_path, "gate", 3, first_seed=9000)
+    failing = _sha_b64(paths[1].read_bytes())
+    with chromium_page() as page:
+        state = {"fail": True}
+
+        def refuse_one_file(route, request):
+            if request.method == "PUT" and state["fail"] and request.headers.get("x-amz-checksum-sha256") == failing:
+                route.fulfill(status=403, headers={"Access-Control-Allow-Origin": "*"}, body="")
+            else:
+                route.continue_()
+
+        page.route("**/*", refuse_one_file)
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project)
+        page.set_input_files("[data-file-input]", [str(p) for p in paths])
+        page.locator('#file-rows tr[data-status="upload_error"]').wait_for(timeout=60_000)
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 2", timeout=60_000)
+
+        state["fail"] = False
+        page.get_by_role("button", name="Finalize").click()
+        dialog = page.locator("[data-finalize-dialog]")
+        dialog.wait_for(state="visible")
+        assert "1 failed file will not be processed" in dialog.inner_text()
+        dialog.get_by_role("button", name="Retry them").click()
+
+        # The failed file goes again and the session stays open; Finalize then goes through without asking.
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 3", timeout=60_000)
+        assert dialog.is_hidden()
+        page.get_by_role("button", name="Finalize").click()
+        page.wait_for_selector("#session-summary .badge-complete", timeout=30_000)
+        assert dialog.is_hidden()
+    session = UploadSession.objects.get(view_name="North gate, camera 2")
+    assert session.status == UploadSession.Status.COMPLETE
+    assert set(Asset.objects.filter(upload_session=session).values_list("status", flat=True)) == {Asset.Status.READY}
