@@ -159,6 +159,8 @@ class Invitation(models.Model):
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Withdrawn by an admin before anyone used it (sent to the wrong address, or no longer wanted).
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -168,17 +170,25 @@ class Invitation(models.Model):
         return self.created_at + timedelta(days=settings.INVITATION_EXPIRY_DAYS)
 
     def is_usable(self) -> bool:
-        """An invitation can be accepted once, until it expires."""
-        return self.accepted_at is None and timezone.now() < self.expires_at
+        """An invitation can be accepted once, until it expires or an admin withdraws it."""
+        return self.accepted_at is None and self.revoked_at is None and timezone.now() < self.expires_at
 
     def mark_accepted(self, user) -> bool:
-        """Guarded: only the first acceptance counts. Returns whether this call accepted it."""
+        """Guarded: only the first acceptance of an invitation still standing counts. Returns whether this call accepted it."""
         now = timezone.now()
-        done = Invitation.objects.filter(pk=self.pk, accepted_at__isnull=True).update(
+        done = Invitation.objects.filter(pk=self.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(
             accepted_at=now, accepted_by=user
         )
         if done:
             self.accepted_at, self.accepted_by = now, user
+        return bool(done)
+
+    def revoke(self) -> bool:
+        """Guarded: withdraws an invitation nobody accepted yet; its link stops working. Returns whether this call did."""
+        now = timezone.now()
+        done = Invitation.objects.filter(pk=self.pk, accepted_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
+        if done:
+            self.revoked_at = now
         return bool(done)
 
 

@@ -14,5 +14,6 @@ urlpatterns = [
     path("orgs/<uuid:organization_id>/members/", views.organization_members, name="members"),
     path("orgs/<uuid:organization_id>/members/<int:membership_id>/role/", views.member_role, name="member_role"),
     path("orgs/<uuid:organization_id>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path("orgs/<uuid:organization_id>/invitations/<uuid:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

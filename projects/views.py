@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -83,7 +84,7 @@ def organization_members(request: HttpRequest, organization_id) -> HttpResponse:
         messages.success(request, f"Invitation sent to {invitation.email}.")
         return redirect("projects:members", organization_id=organization.pk)
     members = organization.memberships.select_related("user").order_by("user__username")
-    pending = organization.invitations.filter(accepted_at__isnull=True).select_related("invited_by")
+    pending = organization.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).select_related("invited_by")
     return render(
         request,
         "projects/members.html",
@@ -127,24 +128,56 @@ def member_remove(request: HttpRequest, organization_id, membership_id: int) -> 
     return redirect("projects:members", organization_id=admin.organization_id)
 
 
+@require_POST
+@login_required
+def invitation_revoke(request: HttpRequest, organization_id, invitation_id) -> HttpResponse:
+    """An admin withdraws a pending invitation: its link stops working at once."""
+    admin = get_membership_for_user(request.user, organization_id, admin=True)
+    invitation = get_object_or_404(Invitation, pk=invitation_id, organization=admin.organization)
+    if invitation.revoke():
+        messages.success(request, f"The invitation to {invitation.email} was withdrawn: its link no longer works.")
+        return redirect("projects:members", organization_id=admin.organization_id)
+    invitation.refresh_from_db(fields=["accepted_at", "revoked_at"])
+    if invitation.accepted_at is not None:
+        messages.info(request, f"{invitation.email} had already accepted the invitation: remove them from People if they should not be here.")
+    else:
+        messages.info(request, f"The invitation to {invitation.email} was already withdrawn.")
+    return redirect("projects:members", organization_id=admin.organization_id)
+
+
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = get_object_or_404(Invitation.objects.select_related("organization"), token=token)
     if not invitation.is_usable():
-        return render(request, "projects/invitation_used.html", {"invitation": invitation}, status=410)
+        return _invitation_gone(request, invitation)
     form = None
     if request.user.is_authenticated:
         if request.method == "POST":
-            services.invitation_accept(invitation=invitation, user=request.user)
+            if services.invitation_accept(invitation=invitation, user=request.user) is None:
+                return _invitation_gone(request, invitation)
             messages.success(request, f"Welcome to {invitation.organization.name}.")
             return redirect("projects:list")
     else:
         form = SignUpForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            user = form.save(commit=False)
-            user.email = invitation.email
-            user.save()
-            services.invitation_accept(invitation=invitation, user=user)
+            try:
+                with transaction.atomic():
+                    user = form.save(commit=False)
+                    user.email = invitation.email
+                    user.save()
+                    if services.invitation_accept(invitation=invitation, user=user) is None:
+                        raise _InvitationGone  # used or withdrawn meanwhile: no account either
+            except _InvitationGone:
+                return _invitation_gone(request, invitation)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to {invitation.organization.name}.")
             return redirect("projects:list")
     return render(request, "projects/invitation_accept.html", {"invitation": invitation, "form": form})
+
+
+class _InvitationGone(Exception):
+    pass
+
+
+def _invitation_gone(request: HttpRequest, invitation: Invitation) -> HttpResponse:
+    invitation.refresh_from_db(fields=["accepted_at", "revoked_at"])
+    return render(request, "projects/invitation_used.html", {"invitation": invitation}, status=410)

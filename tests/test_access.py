@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from projects.models import Membership, Project
+from projects.models import Invitation, Membership, Project
 
 # url name -> what its arguments point at, and the methods it answers.
 URLS = {
@@ -185,6 +185,28 @@ def test_only_admins_invite_members(request, organization, role):
 
     assert response.status_code == 403
     assert not organization.invitations.exists()
+
+
+@pytest.mark.parametrize("role", ["manager", "member", "viewer"])
+def test_only_admins_withdraw_invitations(request, organization, owner, role):
+    client = request.getfixturevalue(f"{role}_client")
+    invitation = Invitation.objects.create(organization=organization, email="x@example.com", invited_by=owner)
+
+    response = client.post(reverse("projects:invitation_revoke", args=[organization.pk, invitation.pk]))
+
+    assert response.status_code == 403
+    invitation.refresh_from_db()
+    assert invitation.is_usable()
+
+
+def test_an_admin_cannot_withdraw_another_organizations_invitation(owner_client, organization, other_organization, outsider):
+    invitation = Invitation.objects.create(organization=other_organization, email="x@example.com", invited_by=outsider)
+
+    # Not a member there, and the invitation is not one of their own organization's.
+    assert owner_client.post(reverse("projects:invitation_revoke", args=[other_organization.pk, invitation.pk])).status_code == 404
+    assert owner_client.post(reverse("projects:invitation_revoke", args=[organization.pk, invitation.pk])).status_code == 404
+    invitation.refresh_from_db()
+    assert invitation.is_usable()
 
 
 @pytest.mark.parametrize("role", ["manager", "member", "viewer"])

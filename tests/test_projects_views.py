@@ -339,6 +339,59 @@ def test_an_expired_invitation_answers_410_with_a_clear_page(client, organizatio
     assert not Membership.objects.filter(user__email="late@example.com").exists()
 
 
+def test_an_admin_withdraws_a_pending_invitation_and_its_link_stops_working(
+    owner_client, organization, django_capture_on_commit_callbacks
+):
+    _invite(owner_client, organization, django_capture_on_commit_callbacks)
+    link = _invitation_link(mail.outbox[0])
+    invitation = Invitation.objects.get()
+    members_url = reverse("projects:members", args=[organization.pk])
+    assert "newcomer@example.com" in text_of(owner_client.get(members_url).content.decode().split("Pending invitations")[1])
+
+    response = owner_client.post(reverse("projects:invitation_revoke", args=[organization.pk, invitation.pk]))
+
+    assert response.status_code == 302
+    page = owner_client.get(members_url).content.decode()
+    assert "The invitation to newcomer@example.com was withdrawn: its link no longer works." in page
+    assert "Pending invitations" not in page
+    stranger = Client()
+    refused = stranger.get(link)
+    assert refused.status_code == 410
+    assert "An admin withdrew it. Ask an admin of Acme Vision to send you a new one." in text_of(refused.content)
+    signed_up = stranger.post(link, {"username": "nina", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert signed_up.status_code == 410
+    assert not User.objects.filter(username="nina").exists()
+
+
+def test_withdrawing_an_accepted_invitation_changes_nothing_and_says_so(owner_client, organization, owner, outsider, outsider_client):
+    invitation = Invitation.objects.create(organization=organization, email=outsider.email, role="viewer", invited_by=owner)
+    outsider_client.post(reverse("projects:invitation_accept", args=[invitation.token]))
+
+    owner_client.post(reverse("projects:invitation_revoke", args=[organization.pk, invitation.pk]))
+
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None
+    assert Membership.objects.filter(organization=organization, user=outsider).exists()
+    page = owner_client.get(reverse("projects:members", args=[organization.pk])).content.decode()
+    assert f"{outsider.email} had already accepted the invitation: remove them from People if they should not be here." in page
+
+
+def test_an_invitation_withdrawn_while_someone_signs_up_makes_no_account(client, organization, owner, monkeypatch):
+    invitation = Invitation.objects.create(organization=organization, email="late@example.com", invited_by=owner)
+    url = reverse("projects:invitation_accept", args=[invitation.token])
+    assert client.get(url).status_code == 200
+    invitation.revoke()
+    # The page's own check ran before the withdrawal landed: the guarded acceptance is what refuses.
+    monkeypatch.setattr(Invitation, "is_usable", lambda self: True)
+
+    response = client.post(url, {"username": "late", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+
+    assert response.status_code == 410
+    assert "An admin withdrew it." in text_of(response.content)
+    assert not User.objects.filter(username="late").exists()
+    assert not Membership.objects.filter(organization=organization, user__email="late@example.com").exists()
+
+
 def test_an_unknown_invitation_token_answers_404(client, db):
     assert client.get(reverse("projects:invitation_accept", args=["no-such-token"])).status_code == 404
 
