@@ -522,3 +522,17 @@ def test_taking_images_needs_at_least_one_format(owner_client, project):
     assert "Choose at least one image format" in response.content.decode()
     project.refresh_from_db()
     assert len(project.image_formats) == 6
+
+
+@pytest.mark.parametrize("name", ["projects:members", "uploads:integrations"])
+def test_an_organizations_members_and_storage_pages_light_up_members_in_the_header(owner_client, organization, name):
+    page = owner_client.get(reverse(name, args=[organization.pk])).content.decode()
+
+    current = re.findall(r'<a href="([^"]+)" aria-current="page">', page.split("</nav>")[0])
+    assert current == [reverse("projects:members", args=[organization.pk])]
+
+
+def test_a_project_page_lights_up_projects_in_the_header(owner_client, project):
+    page = owner_client.get(reverse("assets:list", args=[project.pk])).content.decode()
+
+    assert re.findall(r'<a href="([^"]+)" aria-current="page">', page.split("</nav>")[0]) == [reverse("projects:list")]
