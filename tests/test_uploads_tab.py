@@ -247,3 +247,52 @@ def test_every_page_of_the_portal_has_the_menu(member_client):
 
     assert 'id="uploads-menu"' in page
     assert f'hx-get="{reverse("uploads:unfinished")}"' in page
+
+
+# --- Filters and pages -----------------------------------------------------------------------------------------------
+
+
+def test_the_tab_shows_a_page_of_sessions_at_a_time(manager_client, url, project, member, settings):
+    settings.ASSETS_PAGE_SIZE = 10
+    for n in range(23):
+        _session(project, member, f"Camera {n:02}", age_minutes=n)
+
+    first = manager_client.get(url)
+    third = manager_client.get(url, {"page": 3})
+
+    assert _view_names(first) == [f"Camera {n:02}" for n in range(10)]
+    assert "Page 1 of 3" in text_of(first.content)
+    assert _view_names(third) == ["Camera 20", "Camera 21", "Camera 22"]
+
+
+def test_managers_filter_sessions_by_status_uploader_and_view_name(manager_client, url, project, member, manager):
+    _session(project, member, "North gate, camera 2", status=UploadSession.Status.COMPLETE)
+    _session(project, member, "North gate, camera 3", age_minutes=1)
+    _session(project, manager, "South gate", status=UploadSession.Status.COMPLETE, age_minutes=2)
+
+    assert _view_names(manager_client.get(url, {"status": "complete"})) == ["North gate, camera 2", "South gate"]
+    assert _view_names(manager_client.get(url, {"uploader": member.pk})) == ["North gate, camera 3", "North gate, camera 2"]
+    assert _view_names(manager_client.get(url, {"q": "north", "status": "complete"})) == ["North gate, camera 2"]
+    nothing = manager_client.get(url, {"q": "east"})
+    assert "No sessions match these filters" in text_of(nothing.content)
+
+
+def test_uploaders_get_no_uploader_filter_and_cannot_use_one_to_see_others(member_client, url, project, member, manager):
+    _session(project, member, "Mine")
+    _session(project, manager, "The manager's", age_minutes=1)
+
+    response = member_client.get(url, {"uploader": manager.pk})
+
+    assert 'name="uploader"' not in response.content.decode()
+    assert _view_names(response) == ["Mine"]
+
+
+def test_a_filter_that_does_not_fit_is_reported_and_the_others_still_apply(manager_client, url, project, member):
+    _session(project, member, "North gate")
+    _session(project, member, "South gate", age_minutes=1)
+
+    response = manager_client.get(url, {"status": "lost", "q": "south"})
+
+    assert response.status_code == 200
+    assert "Some filters were not understood and were ignored: status" in text_of(response.content)
+    assert _view_names(response) == ["South gate"]

@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth import get_user_model
 
 from uploads.models import UploadSession
 
@@ -24,6 +25,41 @@ class UploadSessionForm(forms.Form):
         if not name:
             raise forms.ValidationError("Enter a view name.")
         return name
+
+
+class SessionFilterForm(forms.Form):
+    """The Uploads tab's filters; values that do not fit are reported and ignored, never a server error.
+
+    `uploader` is offered to managers only: uploaders see their own sessions anyway.
+    """
+
+    q = forms.CharField(required=False, max_length=120, label="Search by view name")
+    status = forms.ChoiceField(required=False, choices=[("", "All sessions"), *UploadSession.Status.choices])
+    uploader = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Uploaded by")
+
+    def __init__(self, *args, organization, can_manage: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if can_manage:
+            members = get_user_model().objects.filter(memberships__organization=organization).order_by("username")
+            self.fields["uploader"].choices = [("", "Anyone"), *((u.pk, u.get_full_name() or u.username) for u in members)]
+        else:
+            del self.fields["uploader"]
+
+    def filter(self, sessions):
+        # Filters that fit still apply when another one does not: only the latter is ignored (and reported).
+        self.is_valid()
+        data = self.cleaned_data
+        if data.get("q"):
+            sessions = sessions.filter(view_name__icontains=data["q"])
+        if data.get("status"):
+            sessions = sessions.filter(status=data["status"])
+        if data.get("uploader"):
+            sessions = sessions.filter(created_by_id=data["uploader"])
+        return sessions
+
+    @property
+    def is_filtering(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.fields)
 
 
 class UrlImportForm(forms.Form):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,7 +20,7 @@ from portal.htmx import wants_fragment
 from projects.access import ProjectAccess, get_project_for_user
 from projects.models import Membership, role_can_manage, role_can_upload
 from uploads import services
-from uploads.forms import UploadSessionForm
+from uploads.forms import SessionFilterForm, UploadSessionForm
 from uploads.models import UploadSession
 
 # Each poll re-reads rows changed a little before the previous one, so a row committed while it ran is not
@@ -76,13 +77,24 @@ def session_list(request: HttpRequest, project_id) -> HttpResponse:
     sessions = UploadSession.objects.filter(project=access.project).select_related("created_by")
     if not access.can_manage:
         sessions = sessions.filter(created_by=request.user)
-    sessions = sessions.with_file_counts().annotate(
+    form = SessionFilterForm(request.GET, organization=access.project.organization, can_manage=access.can_manage)
+    sessions = form.filter(sessions).with_file_counts().annotate(
         in_progress=Case(When(status=UploadSession.Status.COMPLETE, then=Value(1)), default=Value(0), output_field=IntegerField()),
-    ).order_by("in_progress", "-created_at")
+    ).order_by("in_progress", "-created_at", "-id")
+    page = Paginator(sessions, settings.ASSETS_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "uploads/session_list.html",
-        {"access": access, "project": access.project, "sessions": sessions, "tab": "uploads"},
+        {
+            "access": access,
+            "project": access.project,
+            "form": form,
+            "page": page,
+            "query": f"{query.urlencode()}&" if query else "",
+            "tab": "uploads",
+        },
     )
 
 
