@@ -72,6 +72,17 @@ function formatSize(bytes) {
   return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+function formatDuration(seconds) {
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+}
+
+// The overall rate is taken over this long a window: long enough to smooth out files starting and ending.
+const RATE_WINDOW_MS = 8000;
+const RATE_MIN_MS = 2000;
+
 function describeError(error) {
   const status = error?.status ?? error?.cause?.status;
   const code = error?.code ?? error?.serviceCode ?? "";
@@ -126,6 +137,20 @@ class UploadManager {
     this.registering = new Set(); // drops still being hashed: each one's "register what you have" callback
     this.inEngine = 0;
     this.concurrency = 1;
+    // The files this tab is sending together, for the overall line: a new run starts when files are added to an idle tab.
+    this.run = null;
+    this.runs = 0;
+  }
+
+  joinRun(session, records) {
+    const joining = new Set(records);
+    const going = (record) => ACTIVE.has(record.state) || (record.state === "verifying" && !record.reported);
+    const runGoesOn = this.run?.sessionId === session.id &&
+      [...this.records.values()].some((record) => record.run === this.run.id && !joining.has(record) && going(record));
+    if (!runGoesOn) {
+      this.run = { id: ++this.runs, sessionId: session.id, started: performance.now(), ended: 0, samples: [] };
+    }
+    records.forEach((record) => (record.run = this.run.id));
   }
 
   // --- engine ---------------------------------------------------------------------------------
@@ -211,6 +236,7 @@ class UploadManager {
       this.records.set(record.cid, record);
       return record;
     });
+    this.joinRun(session, records);
     this.renderNewRows(records);
     this.updateBadge();
 
@@ -468,9 +494,10 @@ class UploadManager {
         const records = answer.files.map((instructions) => {
           const record = this.byAsset.get(instructions.assetId);
           record.session = session;
-          this.assign(record, instructions);
           return record;
         });
+        this.joinRun(session, records);
+        records.forEach((record, index) => this.assign(record, answer.files[index]));
         this.start(session, records);
       } catch (error) {
         this.showAlert(error.message);
@@ -526,6 +553,65 @@ class UploadManager {
       finalize.title = moving ? `Wait for the ${moving} file${moving === 1 ? "" : "s"} still uploading.` : "";
     }
     this.updateRetryAll();
+    this.refreshTransfer();
+  }
+
+  // The line above the table: how far the files this tab is sending together have got, how fast, and how long is left.
+  refreshTransfer() {
+    const strip = document.querySelector("[data-transfer]");
+    if (!strip) return;
+    const run = this.run;
+    if (!run || run.sessionId !== this.pageSessionId()) {
+      strip.hidden = true;
+      return;
+    }
+    let files = 0, sent = 0, failed = 0, moving = 0, bytesTotal = 0, bytesSent = 0;
+    for (const record of this.records.values()) {
+      if (record.run !== run.id || record.state === "duplicate" || record.state === "refused") continue;
+      files += 1;
+      if (record.state === "failed") {
+        failed += 1;
+        continue;
+      }
+      bytesTotal += record.size;
+      if (ACTIVE.has(record.state)) {
+        moving += 1;
+        bytesSent += record.state === "uploading" ? record.progress * record.size : 0;
+      } else {
+        sent += 1;
+        bytesSent += record.size;
+      }
+    }
+    if (!files) {
+      strip.hidden = true;
+      return;
+    }
+    const now = performance.now();
+    run.samples.push([now, bytesSent]);
+    while (run.samples.length > 2 && now - run.samples[1][0] > RATE_WINDOW_MS) run.samples.shift();
+    const [since, bytesThen] = run.samples[0];
+    const rate = now - since >= RATE_MIN_MS ? ((bytesSent - bytesThen) * 1000) / (now - since) : 0;
+    const failures = failed ? ` · ${failed.toLocaleString("en-US")} failed` : "";
+    let title;
+    let detail;
+    if (moving) {
+      run.ended = 0;
+      title = `Uploading ${sent.toLocaleString("en-US")} of ${(files - failed).toLocaleString("en-US")} file${files - failed === 1 ? "" : "s"}`;
+      detail = `${formatSize(Math.round(bytesSent))} of ${formatSize(bytesTotal)}`;
+      if (rate > 0) detail += ` · ${formatSize(Math.round(rate))}/s · about ${formatDuration((bytesTotal - bytesSent) / rate)} left`;
+    } else {
+      run.ended ||= now;
+      title = `Sent ${sent.toLocaleString("en-US")} file${sent === 1 ? "" : "s"}`;
+      detail = `${formatSize(bytesTotal)} in ${formatDuration((run.ended - run.started) / 1000)}`;
+    }
+    strip.hidden = false;
+    strip.querySelector("[data-transfer-title]").textContent = title;
+    strip.querySelector("[data-transfer-detail]").textContent = detail + failures;
+    const bar = strip.querySelector(".progress");
+    const share = bytesTotal ? bytesSent / bytesTotal : 1;
+    bar.setAttribute("aria-valuenow", String(Math.round(share * 100)));
+    bar.firstElementChild.style.transform = `scaleX(${share})`;
+    bar.firstElementChild.className = moving ? "" : "is-done";
   }
 
   updateRetryAll() {
@@ -772,7 +858,8 @@ export function mountUploads() {
     root.dataset.mounted = "1";
     uploads.mount(root);
   }
-  uploads.updateBadge();
+  // At once, not at the next paint: a page that arrives by boosted navigation has the header's count hidden.
+  uploads.refreshIndicators();
 }
 
 window.addEventListener("beforeunload", (event) => {

@@ -97,6 +97,8 @@ def test_uploads_go_on_while_browsing_and_the_header_counts_them(live_server, me
         page.wait_for_url(f"**/uploads/{Asset.objects.values_list('upload_session_id', flat=True).first()}/")
         page.locator("h2", has_text="Roof camera").wait_for()
         assert page.locator("#uploads-menu").evaluate("(menu) => !menu.open")
+        # The page that arrives shows the count at once (files are still on their way at 300 KB/s).
+        assert page.locator("#upload-badge").is_visible()
 
         page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
         page.goto(page.url)  # a fresh page: what the server says now
@@ -159,9 +161,22 @@ def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, pr
             timeout=30_000,
         ).json_value()
         assert moving_while_others_wait <= 6
+        # The line above the table adds them up: files and bytes sent so far, the rate and the time left.
+        overall = page.wait_for_function(
+            """() => {
+              const strip = document.querySelector('[data-transfer]');
+              const text = strip && !strip.hidden ? strip.innerText : '';
+              return text.includes(' left') ? text : null;
+            }""",
+            timeout=30_000,
+        ).json_value()
+        assert re.fullmatch(
+            r"Uploading \d+ of 24 files\s+[\d.]+ (bytes|KB|MB) of [\d.]+ MB · [\d.]+ KB/s · about \d+ (s|min \d+ s) left", overall.strip()
+        ), overall
         page.screenshot(path=screens_dir / "session-uploading.png")
 
         page.locator("#upload-badge").wait_for(state="hidden", timeout=120_000)
+        assert re.fullmatch(r"Sent 24 files\s+[\d.]+ MB in \d+ s", page.locator("[data-transfer]").inner_text().strip())
         # While it sent files the page's polls said so (its own new rows are not sent back); once idle, they do not.
         assert any("sending=1" in url for url in polls)
         with page.expect_request(re.compile(r"/changes/\?"), timeout=10_000) as idle_poll:
