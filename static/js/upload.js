@@ -284,7 +284,7 @@ class UploadManager {
     parts.allHashed = true;
     send();
     await done;
-    if (parts.duplicates.length) this.showDuplicates(parts.duplicates);
+    if (parts.duplicates.length) this.showDuplicates(parts.duplicates, records.length);
     this.updateBadge();
   }
 
@@ -594,9 +594,15 @@ class UploadManager {
     const failures = failed ? ` · ${failed.toLocaleString("en-US")} failed` : "";
     let title;
     let detail;
-    if (moving) {
+    const preparing = [...this.records.values()].some(
+      (record) => record.run === run.id && (record.state === "hashing" || record.state === "registering"),
+    );
+    if (moving && preparing && !bytesSent) {
+      title = `Preparing ${files.toLocaleString("en-US")} file${files === 1 ? "" : "s"}`;
+      detail = `${formatSize(bytesTotal)} · computing checksums and checking for duplicates`;
+    } else if (moving) {
       run.ended = 0;
-      title = `Uploading ${sent.toLocaleString("en-US")} of ${(files - failed).toLocaleString("en-US")} file${files - failed === 1 ? "" : "s"}`;
+      title = `Sent ${sent.toLocaleString("en-US")} of ${(files - failed).toLocaleString("en-US")} file${files - failed === 1 ? "" : "s"}`;
       detail = `${formatSize(Math.round(bytesSent))} of ${formatSize(bytesTotal)}`;
       if (rate > 0) detail += ` · ${formatSize(Math.round(rate))}/s · about ${formatDuration((bytesTotal - bytesSent) / rate)} left`;
     } else {
@@ -668,6 +674,7 @@ class UploadManager {
       if (row) this.paint(record, row);
     }
     this.dirty.clear();
+    this.refreshTransfer();
   }
 
   paint(record, row) {
@@ -731,11 +738,13 @@ class UploadManager {
     if (alert) alert.hidden = true;
   }
 
-  showDuplicates(records) {
+  showDuplicates(records, dropped) {
     const dialog = document.querySelector("[data-duplicates-dialog]");
     if (!dialog) return;
     dialog.querySelector("[data-duplicates-count]").textContent =
       `${records.length} duplicate file${records.length === 1 ? " was" : "s were"} skipped`;
+    const rest = dialog.querySelector("[data-duplicates-rest]");
+    if (rest) rest.textContent = records.length < dropped ? "The other files are uploading." : "Nothing else was in this drop.";
     const list = dialog.querySelector("[data-duplicates-list]");
     list.replaceChildren(
       ...records.map((record) => {

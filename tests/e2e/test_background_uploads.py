@@ -171,7 +171,7 @@ def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, pr
             timeout=30_000,
         ).json_value()
         assert re.fullmatch(
-            r"Uploading \d+ of 24 files\s+[\d.]+ (bytes|KB|MB) of [\d.]+ MB · [\d.]+ KB/s · about \d+ (s|min \d+ s) left", overall.strip()
+            r"Sent \d+ of 24 files\s+[\d.]+ (bytes|KB|MB) of [\d.]+ MB · [\d.]+ KB/s · about \d+ (s|min \d+ s) left", overall.strip()
         ), overall
         page.screenshot(path=screens_dir / "session-uploading.png")
 

@@ -105,6 +105,7 @@ def _close_duplicates_dialog(page, expected: int):
     dialog = page.locator("[data-duplicates-dialog]")
     dialog.wait_for(state="visible")
     assert f"{expected} duplicate files were skipped" in dialog.inner_text()
+    assert "The other files are uploading." in dialog.inner_text()
     dialog.get_by_role("button", name="OK").click()
 
 
@@ -313,3 +314,24 @@ def test_finalizing_with_a_failed_file_offers_to_retry_it_first(live_server, eag
     session = UploadSession.objects.get(view_name="North gate, camera 2")
     assert session.status == UploadSession.Status.COMPLETE
     assert set(Asset.objects.filter(upload_session=session).values_list("status", flat=True)) == {Asset.Status.READY}
+
+
+def test_a_drop_of_nothing_but_duplicates_says_nothing_else_is_uploading(live_server, eager_celery, member, project, tmp_path):
+    paths = _small_jpegs(tmp_path, "again", 2, first_seed=9500)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project)
+        page.set_input_files("[data-file-input]", [str(p) for p in paths])
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 2", timeout=60_000)
+        assert page.locator("[data-transfer]").inner_text().split()[:3] == ["Sent", "2", "files"]
+
+        page.set_input_files("[data-file-input]", [str(p) for p in paths])
+
+        dialog = page.locator("[data-duplicates-dialog]")
+        dialog.wait_for(state="visible")
+        assert "2 duplicate files were skipped" in dialog.inner_text()
+        assert "Nothing else was in this drop." in dialog.inner_text()
+        assert "The other files are uploading." not in dialog.inner_text()
+        dialog.get_by_role("button", name="OK").click()
+        # Nothing of the second drop moves: the line above the table has nothing to count.
+        assert page.locator("[data-transfer]").is_hidden()
