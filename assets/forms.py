@@ -1,7 +1,7 @@
 from django import forms
-from django.contrib.auth import get_user_model
 
 from assets.models import Asset
+from projects.forms import people_choices
 
 
 class AssetFilterForm(forms.Form):
@@ -14,8 +14,7 @@ class AssetFilterForm(forms.Form):
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
-        members = get_user_model().objects.filter(memberships__organization=organization).order_by("username")
-        self.fields["uploader"].choices = [("", "Anyone"), *((u.pk, u.get_full_name() or u.username) for u in members)]
+        self.fields["uploader"].choices = people_choices(organization, empty_label="Anyone")
 
     def filter(self, queryset):
         # Filters that fit still apply when another one does not: only the latter is ignored (and reported).

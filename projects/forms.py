@@ -5,6 +5,12 @@ from django.contrib.auth.forms import UserCreationForm
 from projects.models import IMAGE_FORMATS, Invitation, Membership, Project, all_image_formats
 
 
+def people_choices(organization, *, empty_label: str) -> list[tuple]:
+    """The organization's people as (user id, name) choices after an empty one: the "uploaded by" filters."""
+    people = get_user_model().objects.filter(memberships__organization=organization).order_by("username")
+    return [("", empty_label), *((person.pk, person.get_full_name() or person.username) for person in people)]
+
+
 class ProjectForm(forms.ModelForm):
     image_formats = forms.MultipleChoiceField(
         choices=IMAGE_FORMATS,

@@ -145,6 +145,10 @@ def invitation_revoke(request: HttpRequest, organization_id, invitation_id) -> H
     return redirect("projects:members", organization_id=admin.organization_id)
 
 
+class _InvitationGone(Exception):
+    """The invitation was used or withdrawn while someone signed up with it: the new account is rolled back."""
+
+
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = get_object_or_404(Invitation.objects.select_related("organization"), token=token)
     if not invitation.is_usable():
@@ -172,10 +176,6 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, f"Welcome to {invitation.organization.name}.")
             return redirect("projects:list")
     return render(request, "projects/invitation_accept.html", {"invitation": invitation, "form": form})
-
-
-class _InvitationGone(Exception):
-    pass
 
 
 def _invitation_gone(request: HttpRequest, invitation: Invitation) -> HttpResponse:

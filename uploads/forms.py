@@ -1,6 +1,6 @@
 from django import forms
-from django.contrib.auth import get_user_model
 
+from projects.forms import people_choices
 from uploads.models import UploadSession
 
 
@@ -40,8 +40,7 @@ class SessionFilterForm(forms.Form):
     def __init__(self, *args, organization, can_manage: bool, **kwargs):
         super().__init__(*args, **kwargs)
         if can_manage:
-            members = get_user_model().objects.filter(memberships__organization=organization).order_by("username")
-            self.fields["uploader"].choices = [("", "Anyone"), *((u.pk, u.get_full_name() or u.username) for u in members)]
+            self.fields["uploader"].choices = people_choices(organization, empty_label="Anyone")
         else:
             del self.fields["uploader"]
 

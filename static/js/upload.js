@@ -5,6 +5,8 @@ import AwsS3 from "@uppy/aws-s3";
 import Uppy from "@uppy/core";
 
 const ACTIVE = new Set(["hashing", "registering", "queued", "uploading"]);
+// Bytes still to move, or sent but not yet reported to the portal: leaving now would lose the file.
+const isBusy = (record) => ACTIVE.has(record.state) || (record.state === "verifying" && !record.reported);
 // Completions go out at most this long after the first one waiting, in batches of at most this many (the page
 // learns the verdicts from its poll, every 2 s by default, so a shorter wait would show nothing sooner).
 const COMPLETE_DELAY_MS = 2000;
@@ -144,9 +146,8 @@ class UploadManager {
 
   joinRun(session, records) {
     const joining = new Set(records);
-    const going = (record) => ACTIVE.has(record.state) || (record.state === "verifying" && !record.reported);
     const runGoesOn = this.run?.sessionId === session.id &&
-      [...this.records.values()].some((record) => record.run === this.run.id && !joining.has(record) && going(record));
+      [...this.records.values()].some((record) => record.run === this.run.id && !joining.has(record) && isBusy(record));
     if (!runGoesOn) {
       this.run = { id: ++this.runs, sessionId: session.id, started: performance.now(), ended: 0, samples: [] };
     }
@@ -526,8 +527,7 @@ class UploadManager {
   active(sessionId) {
     let count = 0;
     for (const record of this.records.values()) {
-      const busy = ACTIVE.has(record.state) || (record.state === "verifying" && !record.reported);
-      if (busy && (!sessionId || record.session.id === sessionId)) count += 1;
+      if (isBusy(record) && (!sessionId || record.session.id === sessionId)) count += 1;
     }
     return count;
   }
@@ -565,10 +565,11 @@ class UploadManager {
       strip.hidden = true;
       return;
     }
-    let files = 0, sent = 0, failed = 0, moving = 0, bytesTotal = 0, bytesSent = 0;
+    let files = 0, sent = 0, failed = 0, moving = 0, preparing = 0, bytesTotal = 0, bytesSent = 0;
     for (const record of this.records.values()) {
       if (record.run !== run.id || record.state === "duplicate" || record.state === "refused") continue;
       files += 1;
+      if (record.state === "hashing" || record.state === "registering") preparing += 1;
       if (record.state === "failed") {
         failed += 1;
         continue;
@@ -594,10 +595,7 @@ class UploadManager {
     const failures = failed ? ` · ${failed.toLocaleString("en-US")} failed` : "";
     let title;
     let detail;
-    const preparing = [...this.records.values()].some(
-      (record) => record.run === run.id && (record.state === "hashing" || record.state === "registering"),
-    );
-    if (moving && preparing && !bytesSent) {
+    if (preparing && !bytesSent) {
       title = `Preparing ${files.toLocaleString("en-US")} file${files === 1 ? "" : "s"}`;
       detail = `${formatSize(bytesTotal)} · computing checksums and checking for duplicates`;
     } else if (moving) {
