@@ -50,7 +50,10 @@ def asset_facts(asset: Asset) -> list[tuple[str, str]]:
     exif = meta.get("exif") or {}
     facts = []
     if meta.get("width") and meta.get("height"):
-        facts.append(("Dimensions", f"{meta['width']} × {meta['height']} px"))
+        stored = f"{meta['width']} × {meta['height']}"
+        played = f"{meta.get('display_width') or meta['width']} × {meta.get('display_height') or meta['height']}"
+        # A video turned a quarter turn plays with its sides swapped: say both, the size people see first.
+        facts.append(("Dimensions", f"{stored} px" if played == stored else f"{played} px as played ({stored} as stored)"))
     if meta.get("format"):
         facts.append(("Format", meta["format"]))
     if meta.get("container"):

@@ -26,6 +26,16 @@ def test_it_shows_the_video_with_its_rendition_and_facts(member_client, project,
         assert fact in page
 
 
+def test_a_video_turned_a_quarter_turn_gives_the_size_it_plays_at_first(member_client, project, video):
+    video.media_metadata |= {"rotation": 90, "display_width": 720, "display_height": 1280}
+    video.save(update_fields=["media_metadata"])
+
+    page = member_client.get(reverse("assets:detail", args=[project.pk, video.pk])).content.decode()
+
+    assert "720 × 1280 px as played (1280 × 720 as stored)" in page
+    assert "90°" in page
+
+
 def test_an_asset_that_failed_shows_its_reason_instead_of_a_preview(member_client, project, video):
     Asset.objects.filter(pk=video.pk).update(status=Asset.Status.UPLOAD_ERROR, error_reason="The video has no frames.")
     page = member_client.get(reverse("assets:detail", args=[project.pk, video.pk])).content.decode()
