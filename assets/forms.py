@@ -1,11 +1,14 @@
 from django import forms
 
 from assets.models import Asset
+from portal.forms import ListFilterForm
 from projects.forms import people_choices
 
 
-class AssetFilterForm(forms.Form):
-    """The Assets tab's filters; values that do not fit are reported, never a server error."""
+class AssetFilterForm(ListFilterForm):
+    """The Assets tab's filters."""
+
+    lookups = {"q": "name__icontains", "status": "status", "type": "asset_type", "uploader": "uploaded_by_id"}
 
     q = forms.CharField(required=False, max_length=200, label="Search by name")
     status = forms.ChoiceField(required=False, choices=[("", "All statuses"), *Asset.Status.choices])
@@ -15,21 +18,3 @@ class AssetFilterForm(forms.Form):
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["uploader"].choices = people_choices(organization, empty_label="Anyone")
-
-    def filter(self, queryset):
-        # Filters that fit still apply when another one does not: only the latter is ignored (and reported).
-        self.is_valid()
-        data = self.cleaned_data
-        if data.get("q"):
-            queryset = queryset.filter(name__icontains=data["q"])
-        if data.get("status"):
-            queryset = queryset.filter(status=data["status"])
-        if data.get("type"):
-            queryset = queryset.filter(asset_type=data["type"])
-        if data.get("uploader"):
-            queryset = queryset.filter(uploaded_by_id=data["uploader"])
-        return queryset
-
-    @property
-    def is_filtering(self) -> bool:
-        return self.is_bound and any(self.data.get(name) for name in ("q", "status", "type", "uploader"))

@@ -1,5 +1,6 @@
 from django import forms
 
+from portal.forms import ListFilterForm
 from projects.forms import people_choices
 from uploads.models import UploadSession
 
@@ -27,11 +28,10 @@ class UploadSessionForm(forms.Form):
         return name
 
 
-class SessionFilterForm(forms.Form):
-    """The Uploads tab's filters; values that do not fit are reported and ignored, never a server error.
+class SessionFilterForm(ListFilterForm):
+    """The Uploads tab's filters. `uploader` is offered to managers only: uploaders see their own sessions anyway."""
 
-    `uploader` is offered to managers only: uploaders see their own sessions anyway.
-    """
+    lookups = {"q": "view_name__icontains", "status": "status", "uploader": "created_by_id"}
 
     q = forms.CharField(required=False, max_length=120, label="Search by view name")
     status = forms.ChoiceField(required=False, choices=[("", "All sessions"), *UploadSession.Status.choices])
@@ -43,22 +43,6 @@ class SessionFilterForm(forms.Form):
             self.fields["uploader"].choices = people_choices(organization, empty_label="Anyone")
         else:
             del self.fields["uploader"]
-
-    def filter(self, sessions):
-        # Filters that fit still apply when another one does not: only the latter is ignored (and reported).
-        self.is_valid()
-        data = self.cleaned_data
-        if data.get("q"):
-            sessions = sessions.filter(view_name__icontains=data["q"])
-        if data.get("status"):
-            sessions = sessions.filter(status=data["status"])
-        if data.get("uploader"):
-            sessions = sessions.filter(created_by_id=data["uploader"])
-        return sessions
-
-    @property
-    def is_filtering(self) -> bool:
-        return self.is_bound and any(self.data.get(name) for name in self.fields)
 
 
 class UrlImportForm(forms.Form):
