@@ -485,6 +485,21 @@ def multipart_complete(key: str, upload_id: str) -> bool:
     return True
 
 
+def multipart_abort_all(key: str) -> None:
+    """Drops every multipart upload in progress for `key`, whoever started it (a browser signs its own, so the portal
+    does not know their ids)."""
+    if not is_s3():
+        from assets import storage_views
+
+        storage_views.local_multipart_abort_all(key)
+        return
+    client, bucket = _s3()
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=key):
+        for upload in page.get("Uploads", []):
+            if upload["Key"] == key:
+                multipart_abort(key, upload["UploadId"])
+
+
 def multipart_abort(key: str, upload_id: str) -> None:
     """Drops a multipart upload and the parts it holds (nothing happens when it is already gone)."""
     if not upload_id:

@@ -239,6 +239,14 @@ def local_multipart_abort(key: str, upload_id: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def local_multipart_abort_all(key: str) -> None:
+    folders = _root() / ".multipart"
+    if folders.is_dir():
+        for folder in folders.iterdir():
+            if _open_upload(key, {"uploadId": folder.name}) is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def _abort_multipart(request: HttpRequest, key: str, fields: dict[str, str]) -> HttpResponse:
     folder = _open_upload(key, fields)
     if folder is not None:

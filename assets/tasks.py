@@ -95,6 +95,16 @@ def preprocess_video(asset_id: str) -> None:
         services.asset_preprocess_video(asset=asset)
 
 
+@shared_task(**STORAGE_TASK)
+def discard_transfers(keys: list[str], multipart_keys: list[str]) -> None:
+    """Deletes what arrived of cancelled transfers: their objects, and the multipart uploads still open for the
+    keys in `multipart_keys` (the browser started those, so only storage knows their ids)."""
+    for key in keys:
+        storage.delete(key)
+    for key in multipart_keys:
+        storage.multipart_abort_all(key)
+
+
 @shared_task(acks_late=True)
 def recover_stalled_preprocessing() -> dict[str, int]:
     """Beat: videos whose preprocessing stopped beating go to Recovering Pre-Processing and are queued again."""

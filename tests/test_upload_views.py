@@ -29,7 +29,7 @@ from uploads.tasks import send_session_email
 from uploads.services import upload_session_finalize, upload_session_register
 
 S = Asset.Status
-SESSION_URLS = ["detail", "changes", "register", "sign", "complete", "fail", "retry", "finalize"]
+SESSION_URLS = ["detail", "changes", "register", "sign", "complete", "fail", "retry", "cancel", "finalize"]
 GET_URLS = {"detail", "changes"}
 
 
@@ -235,7 +235,7 @@ def test_a_manager_sees_an_uploaders_session_without_the_drop_zone(manager_clien
     assert manager_client.get(_url("changes", upload_session)).status_code == 200
 
 
-@pytest.mark.parametrize("name", ["register", "sign", "complete", "fail", "retry"])
+@pytest.mark.parametrize("name", ["register", "sign", "complete", "fail", "retry", "cancel"])
 def test_a_manager_may_not_transfer_files_into_an_uploaders_session(manager_client, upload_session, name):
     [asset] = _register(upload_session, "a.jpg")
 
@@ -255,7 +255,7 @@ def test_the_owner_sees_the_drop_zone_while_the_session_is_open(member_client, u
     assert b"data-dropzone" not in member_client.get(_url("detail", upload_session)).content
 
 
-@pytest.mark.parametrize("name", ["register", "sign", "complete", "fail", "retry", "finalize"])
+@pytest.mark.parametrize("name", ["register", "sign", "complete", "fail", "retry", "cancel", "finalize"])
 def test_protocol_endpoints_take_only_post(member_client, upload_session, name):
     assert member_client.get(_url(name, upload_session)).status_code == 405
 
@@ -263,7 +263,7 @@ def test_protocol_endpoints_take_only_post(member_client, upload_session, name):
 # --- the JSON endpoints ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["register", "sign", "complete", "fail", "retry"])
+@pytest.mark.parametrize("name", ["register", "sign", "complete", "fail", "retry", "cancel"])
 def test_a_body_that_is_not_json_is_refused_clearly(member_client, upload_session, name):
     response = member_client.post(_url(name, upload_session), data=b"{files: [", content_type="application/json")
 

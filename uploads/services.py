@@ -401,6 +401,62 @@ def upload_fail(*, session: UploadSession, failures: list) -> int:
     return moved
 
 
+def upload_cancel(*, session: UploadSession, asset_ids, drops=None) -> int:
+    """Takes files whose transfer the person stopped out of the open session, as if they had never been added.
+
+    Only files still Uploading go: those whose bytes arrived, or that failed, stay as they are. Whatever part of
+    their bytes reached storage is deleted after the commit. `drops` ([{"id", "files"}]) names files of drops still
+    being prepared that will never be sent, so the room their drop kept in the session is given back. Returns how
+    many files were taken out.
+    """
+    ids = _valid_ids(asset_ids if asset_ids is not None else [])
+    unsent = _unsent_files(drops)
+    with transaction.atomic():
+        # Serialised with Finalize and with registrations, which read the same reservations.
+        locked = UploadSession.objects.select_for_update(of=("self",)).get(pk=session.pk)
+        if not locked.is_open:
+            raise UploadRefused("This session was finalized: its files can no longer be cancelled.", status=409)
+        stopped = list(
+            Asset.objects.select_for_update()
+            .filter(upload_session=locked, pk__in=ids, status=Asset.Status.UPLOADING, source=Asset.Source.FILE)
+            .values_list("pk", "storage_key", "size")
+        )
+        if stopped:
+            Asset.objects.filter(pk__in=[pk for pk, _, _ in stopped], status=Asset.Status.UPLOADING).delete()
+            keys = [key for _, key, _ in stopped]
+            in_parts = [key for _, key, size in stopped if size is not None and size >= settings.UPLOAD_MULTIPART_THRESHOLD]
+            from assets import tasks
+
+            transaction.on_commit(lambda: tasks.discard_transfers.delay(keys, in_parts))
+        if unsent:
+            reservations, _ = _live_reservations(locked, None)
+            for drop_id, count in unsent.items():
+                if drop_id in reservations:
+                    left = reservations[drop_id][0] - count
+                    if left > 0:
+                        reservations[drop_id] = [left, reservations[drop_id][1]]
+                    else:
+                        del reservations[drop_id]
+            if reservations != locked.drop_reservations:
+                UploadSession.objects.filter(pk=locked.pk).update(drop_reservations=reservations)
+    return len(stopped)
+
+
+def _unsent_files(drops) -> dict[str, int]:
+    if drops is None:
+        return {}
+    def valid(drop) -> bool:
+        drop_id, files = (drop.get("id"), drop.get("files")) if isinstance(drop, dict) else (None, None)
+        return isinstance(drop_id, str) and 1 <= len(drop_id) <= 64 and type(files) is int and files >= 1
+
+    if not isinstance(drops, list) or not all(valid(drop) for drop in drops):
+        raise UploadRefused('Send "drops" as [{"id": "...", "files": n}, ...], with n at least 1.')
+    unsent: dict[str, int] = {}
+    for drop in drops:
+        unsent[drop["id"]] = unsent.get(drop["id"], 0) + drop["files"]
+    return unsent
+
+
 def upload_retry(*, session: UploadSession, asset_ids) -> list[dict]:
     """Fresh transfer instructions (and a fresh object key) for failed files of an open session."""
     if not session.is_open:

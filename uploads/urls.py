@@ -15,6 +15,7 @@ urlpatterns = [
     path(session + "complete/", views.complete_files, name="complete"),
     path(session + "fail/", views.fail_files, name="fail"),
     path(session + "retry/", views.retry_files, name="retry"),
+    path(session + "cancel/", views.cancel_files, name="cancel"),
     path(session + "finalize/", views.finalize, name="finalize"),
     path(session + "imports/", import_views.import_preview, name="import_preview"),
     path(session + "imports/retry/", import_views.import_retry, name="import_retry"),

@@ -306,6 +306,14 @@ def fail_files(request, session, body) -> dict:
 
 
 @_protocol_view
+def cancel_files(request, session, body) -> dict:
+    """The person stopped these transfers: the files leave the session (and drops being prepared give back their room)."""
+    if not isinstance(body, dict):
+        raise services.UploadRefused('Send {"assetIds": [...], "drops": [{"id", "files"}, ...]}.')
+    return {"cancelled": services.upload_cancel(session=session, asset_ids=body.get("assetIds"), drops=body.get("drops"))}
+
+
+@_protocol_view
 def retry_files(request, session, body) -> dict:
     """Fresh transfer instructions for failed files."""
     ids = body.get("assetIds") if isinstance(body, dict) else None
