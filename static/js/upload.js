@@ -178,18 +178,18 @@ class UploadManager {
       this.touch(record);
     });
     this.uppy.on("upload-success", (file) => {
-      if (file) this.leaveEngine(file);
       const record = this.byKey.get(file?.meta.key);
-      if (!record) return;
+      if (!record) return; // cancelled meanwhile: cancel() took it out of the engine
+      this.leaveEngine(file);
       record.state = "verifying";
       record.progress = 1;
       this.touch(record);
       this.queueComplete(record);
     });
     this.uppy.on("upload-error", (file, error) => {
-      if (file) this.leaveEngine(file);
       const record = this.byKey.get(file?.meta.key);
       if (!record) return;
+      this.leaveEngine(file);
       this.markFailed(record, describeError(error), true);
     });
     return this.uppy;
@@ -250,7 +250,8 @@ class UploadManager {
     // Its first part keeps room in the session for the whole drop, or the whole drop is refused.
     if (!this.uppy) this.concurrency = session.limits.concurrency;
     const drop = { id: `d${Date.now().toString(36)}${(this.sequence++).toString(36)}`, size: records.length };
-    const parts = { hashed: [], sending: false, allHashed: false, registered: 0, refused: false, duplicates: [] };
+    const parts = { hashed: [], sending: false, allHashed: false, registered: 0, refused: false, duplicates: [], announced: false };
+    records.forEach((record) => (record.drop = { drop, parts }));
     let finished;
     const done = new Promise((resolve) => (finished = resolve));
     const send = () => {
@@ -260,8 +261,10 @@ class UploadManager {
         return finished();
       }
       if (!parts.hashed.length || (!parts.allHashed && !this.runningLow())) return;
-      const batch = parts.hashed.splice(0);
+      const batch = parts.hashed.splice(0).filter(({ record }) => record.state !== "cancelled");
+      if (!batch.length) return send();
       parts.sending = true;
+      parts.announced = true;
       this.registerPart(session, drop, records, batch, parts).finally(() => {
         parts.sending = false;
         send();
@@ -273,11 +276,12 @@ class UploadManager {
       records.map((record) =>
         hashes.hash(record.cid, record.file).then(
           (sha256) => {
-            if (parts.refused) return;
+            if (parts.refused || record.state === "cancelled") return;
             parts.hashed.push({ record, sha256 });
             send();
           },
           (error) => {
+            if (record.state === "cancelled") return;
             record.state = "refused";
             record.reason = error.message;
             this.touch(record);
@@ -334,10 +338,14 @@ class UploadManager {
     }
     parts.registered += batch.length;
     const toUpload = [];
+    const cancelledOnTheWay = [];
+    const sent = new Map(batch.map(({ record }) => [record.cid, record]));
     for (const result of answer.files) {
-      const record = this.records.get(result.clientId);
+      const record = sent.get(result.clientId);
       if (!record) continue;
-      if (result.outcome === "upload") {
+      if (record.state === "cancelled") {
+        if (result.outcome === "upload") cancelledOnTheWay.push(result.assetId);
+      } else if (result.outcome === "upload") {
         this.assign(record, result);
         toUpload.push(record);
       } else if (result.outcome === "duplicate") {
@@ -356,6 +364,7 @@ class UploadManager {
     this.start(session, toUpload);
     this.updateBadge();
     this.showCounts(session, answer);
+    if (cancelledOnTheWay.length) this.cancelOnServer(session, cancelledOnTheWay, []);
   }
 
   // The summary is the server's (each poll brings it); what a registration changed shows before the next poll.
@@ -411,6 +420,7 @@ class UploadManager {
   }
 
   pump() {
+    if (!this.uppy) return;
     const room = ENGINE_FILES_PER_CONNECTION * this.concurrency - this.inEngine;
     if (room <= 0 || !this.waiting.length) return;
     const records = this.waiting.splice(0, room).filter((record) => record.state === "queued" && record.file);
@@ -518,6 +528,49 @@ class UploadManager {
     this.updateBadge();
   }
 
+  // The person stopped these files: out of the engine and the queues, out of the session on the server, rows gone.
+  // Files still being read were never sent: their drop gives back the room it kept for them.
+  cancel(records) {
+    const bySession = new Map();
+    for (const record of records) {
+      if (!ACTIVE.has(record.state)) continue;
+      const was = record.state;
+      record.state = "cancelled";
+      record.file = null;
+      const entry = bySession.get(record.session.id) || { session: record.session, ids: [], drops: new Map() };
+      bySession.set(record.session.id, entry);
+      if (was === "queued" || was === "uploading") {
+        entry.ids.push(record.assetId);
+        const waiting = this.waiting.indexOf(record);
+        if (waiting >= 0) this.waiting.splice(waiting, 1);
+        const inEngine = this.uppy?.getFiles().find((file) => file.meta.key === record.key);
+        if (inEngine) {
+          this.byKey.delete(record.key); // the engine's events about it are ignored from now on
+          this.uppy.removeFile(inEngine.id);
+          this.inEngine = Math.max(0, this.inEngine - 1);
+        }
+      } else if (was === "hashing" && record.drop) {
+        const { drop, parts } = record.drop;
+        if (parts.announced) entry.drops.set(drop.id, (entry.drops.get(drop.id) || 0) + 1);
+        else drop.size -= 1;
+      }
+      // A file whose part is being registered is cancelled when the answer names it (registerPart).
+      if (this.run && record.run === this.run.id) this.run.cancelled = (this.run.cancelled || 0) + 1;
+      this.forget(record);
+    }
+    for (const { session, ids, drops } of bySession.values()) {
+      const unsent = [...drops].map(([id, files]) => ({ id, files }));
+      if (ids.length || unsent.length) this.cancelOnServer(session, ids, unsent);
+    }
+    this.registering.forEach((send) => send());
+    this.pump();
+    this.updateBadge();
+  }
+
+  cancelOnServer(session, assetIds, drops) {
+    return postJSON(session.cancelUrl, { assetIds, drops }).catch((error) => this.showAlert(error.message));
+  }
+
   forget(record) {
     this.records.delete(record.cid);
     if (record.assetId) this.byAsset.delete(record.assetId);
@@ -597,7 +650,8 @@ class UploadManager {
     while (run.samples.length > 2 && now - run.samples[1][0] > RATE_WINDOW_MS) run.samples.shift();
     const [since, bytesThen] = run.samples[0];
     const rate = now - since >= RATE_MIN_MS ? ((bytesSent - bytesThen) * 1000) / (now - since) : 0;
-    const failures = failed ? ` · ${failed.toLocaleString("en-US")} failed` : "";
+    let failures = failed ? ` · ${failed.toLocaleString("en-US")} failed` : "";
+    if (run.cancelled) failures += ` · ${run.cancelled.toLocaleString("en-US")} cancelled`;
     let title;
     let detail;
     if (preparing && !bytesSent) {
@@ -614,6 +668,8 @@ class UploadManager {
       detail = `${formatSize(bytesTotal)} in ${formatDuration((run.ended - run.started) / 1000)}`;
     }
     strip.hidden = false;
+    const cancelAll = strip.querySelector("[data-cancel-all]");
+    if (cancelAll) cancelAll.hidden = !moving;
     strip.querySelector("[data-transfer-title]").textContent = title;
     strip.querySelector("[data-transfer-detail]").textContent = detail + failures;
     const bar = strip.querySelector(".progress");
@@ -713,15 +769,25 @@ class UploadManager {
       const text = record.state === "uploading" ? `${formatSize(Math.round(record.progress * record.size))} of ${formatSize(record.size)}` : note;
       reason.textContent = text || "";
     }
+    // Rebuilt only when it changes: a button replaced between press and release would swallow the click.
     const action = row.cells[5];
-    if (action) {
+    const wanted = record.state === "failed" && record.assetId ? "retry" : ACTIVE.has(record.state) ? "cancel" : "";
+    if (action && action.dataset.action !== wanted) {
+      action.dataset.action = wanted;
       action.replaceChildren();
-      if (record.state === "failed" && record.assetId) {
+      if (wanted) {
         const button = document.createElement("button");
         button.type = "button";
-        button.className = "btn btn-sm";
-        button.dataset.retry = record.assetId;
-        button.textContent = "Retry";
+        if (wanted === "retry") {
+          button.className = "btn btn-sm";
+          button.dataset.retry = record.assetId;
+          button.textContent = "Retry";
+        } else {
+          button.className = "btn btn-sm btn-ghost";
+          button.dataset.cancel = record.cid;
+          button.textContent = "Cancel";
+          button.setAttribute("aria-label", `Cancel ${record.name}`);
+        }
         action.append(button);
       }
     }
@@ -769,6 +835,7 @@ class UploadManager {
       completeUrl: root.dataset.completeUrl,
       failUrl: root.dataset.failUrl,
       retryUrl: root.dataset.retryUrl,
+      cancelUrl: root.dataset.cancelUrl,
       limits: JSON.parse(document.getElementById("upload-limits").textContent),
     };
     // Files added before navigating away come back into view with their live state.
@@ -807,6 +874,22 @@ class UploadManager {
     root.addEventListener("click", (event) => {
       const retry = event.target.closest("[data-retry]");
       if (retry) this.retry(session, [retry.dataset.retry]);
+      const cancel = event.target.closest("[data-cancel]");
+      const record = cancel && this.records.get(cancel.dataset.cancel);
+      if (record) this.cancel([record]);
+    });
+    const cancelDialog = document.querySelector("[data-cancel-dialog]");
+    document.querySelector("[data-cancel-all]")?.addEventListener("click", () => {
+      const count = this.active(session.id);
+      if (!count || !cancelDialog) return;
+      cancelDialog.querySelector("[data-cancel-count]").textContent =
+        `${count.toLocaleString("en-US")} file${count === 1 ? " has" : "s have"} not been sent yet.`;
+      cancelDialog.returnValue = "";
+      cancelDialog.showModal();
+    });
+    cancelDialog?.addEventListener("close", () => {
+      if (cancelDialog.returnValue !== "cancel") return;
+      this.cancel([...this.records.values()].filter((record) => record.session.id === session.id));
     });
     document.querySelector("[data-retry-all]")?.addEventListener("click", () => {
       const ids = [...document.querySelectorAll('#file-rows tr[data-status="upload_error"]')].map((row) => row.dataset.assetId).filter(Boolean);

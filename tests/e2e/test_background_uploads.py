@@ -2,10 +2,12 @@
 closing the tab while bytes move asks first."""
 
 import random
-from datetime import datetime, timedelta
 import re
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from PIL import Image
 
@@ -165,7 +167,7 @@ def test_each_file_shows_its_own_progress_while_it_moves(live_server, member, pr
         overall = page.wait_for_function(
             """() => {
               const strip = document.querySelector('[data-transfer]');
-              const text = strip && !strip.hidden ? strip.innerText : '';
+              const text = strip && !strip.hidden ? strip.querySelector('.transfer-text').innerText : '';
               return text.includes(' left') ? text : null;
             }""",
             timeout=30_000,
@@ -203,3 +205,46 @@ def test_the_last_files_of_a_run_are_reported_without_waiting_for_a_batch(live_s
     session_files = Asset.objects.filter(upload_session__view_name="Last ones")
     assert reported == {str(pk) for pk in session_files.values_list("pk", flat=True)} and len(reported) == 3
     assert all(status in {Asset.Status.UPLOADED, Asset.Status.READY} for status in session_files.values_list("status", flat=True))
+
+
+def test_cancelled_files_leave_the_session_and_the_others_go_through(live_server, member, project, tmp_path, screens_dir):
+    files = _photos(tmp_path, 16)
+    with chromium_page() as page:
+        _start_slow_upload(page, live_server, member, project, "Wrong folder", files)
+        # One file waiting for a connection: its own Cancel takes its row away at once.
+        waiting = page.locator("#file-rows tr", has_text="Waiting for a free connection").last
+        waiting.wait_for(timeout=30_000)
+        name = waiting.locator(".name-cell").inner_text()
+        with page.expect_response(re.compile(r"/cancel/$")) as one:
+            waiting.get_by_role("button", name=f"Cancel {name}").click()
+        assert one.value.json() == {"cancelled": 1}
+        page.locator("#file-rows tr", has_text=name).wait_for(state="detached")
+
+        # The rest: Cancel uploads asks first, and Keep uploading changes nothing.
+        cancel_all = page.locator("[data-cancel-all]")
+        cancel_all.click()
+        dialog = page.locator("[data-cancel-dialog]")
+        assert re.fullmatch(r"\d+ files have not been sent yet\.", dialog.locator("[data-cancel-count]").inner_text())
+        page.screenshot(path=screens_dir / "session-cancel-dialog.png")
+        dialog.get_by_role("button", name="Keep uploading").click()
+        assert page.evaluate("() => window.portalUploads.active()") > 0
+        cancel_all.click()
+        with page.expect_response(re.compile(r"/cancel/$")) as rest:
+            dialog.get_by_role("button", name="Cancel them").click()
+        cancelled = 1 + rest.value.json()["cancelled"]
+        cancelled_ids = one.value.request.post_data_json["assetIds"] + rest.value.request.post_data_json["assetIds"]
+
+        page.locator("#upload-badge").wait_for(state="hidden", timeout=30_000)
+        assert cancel_all.is_hidden()
+        line = page.locator("[data-transfer]").inner_text()
+        assert re.search(rf"· {cancelled} cancelled$", line.strip()), line
+        shown = page.locator("#file-rows tr").count()
+        page.screenshot(path=screens_dir / "session-after-cancel.png")
+
+    session_files = Asset.objects.filter(upload_session__view_name="Wrong folder")
+    # What was sent before the cancel stays and goes on; nothing is left Uploading, and nothing cancelled is stored.
+    assert session_files.count() == 16 - cancelled == shown
+    assert not session_files.filter(status=Asset.Status.UPLOADING).exists()
+    assert cancelled >= 2
+    stored = {path.parent.name for path in (Path(settings.MEDIA_ROOT) / "assets").rglob("*") if path.is_file()}
+    assert stored and not stored & set(cancelled_ids), "what arrived of a cancelled file is deleted"
