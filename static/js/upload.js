@@ -558,6 +558,7 @@ class UploadManager {
       if (this.run && record.run === this.run.id) this.run.cancelled = (this.run.cancelled || 0) + 1;
       this.forget(record);
     }
+    if (!document.querySelector("#file-rows > tr")) document.querySelector("[data-files-empty]")?.removeAttribute("hidden");
     for (const { session, ids, drops } of bySession.values()) {
       const unsent = [...drops].map(([id, files]) => ({ id, files }));
       if (ids.length || unsent.length) this.cancelOnServer(session, ids, unsent);
@@ -639,10 +640,20 @@ class UploadManager {
         bytesSent += record.size;
       }
     }
+    if (!files && run.cancelled) {
+      // Every file of the run was cancelled: say so, rather than take the line away with the rows.
+      strip.hidden = false;
+      strip.querySelector("[data-cancel-all]")?.setAttribute("hidden", "");
+      strip.querySelector("[data-transfer-title]").textContent = `Cancelled ${run.cancelled.toLocaleString("en-US")} file${run.cancelled === 1 ? "" : "s"}`;
+      strip.querySelector("[data-transfer-detail]").textContent = "Nothing of them stays in this session.";
+      strip.querySelector(".progress").hidden = true;
+      return;
+    }
     if (!files) {
       strip.hidden = true;
       return;
     }
+    strip.querySelector(".progress").hidden = false;
     const now = performance.now();
     if (moving && now - (run.paintedAt || 0) < TRANSFER_PAINT_MS) return;
     run.paintedAt = now;

@@ -248,3 +248,34 @@ def test_cancelled_files_leave_the_session_and_the_others_go_through(live_server
     assert cancelled >= 2
     stored = {path.parent.name for path in (Path(settings.MEDIA_ROOT) / "assets").rglob("*") if path.is_file()}
     assert stored and not stored & set(cancelled_ids), "what arrived of a cancelled file is deleted"
+
+
+def test_cancelling_a_drop_as_it_starts_leaves_nothing_behind(live_server, member, project, tmp_path):
+    """Cancelled while its files are still being read or registered: those the portal registered meanwhile are
+    cancelled when its answer comes, and the page says what happened instead of leaving an empty table."""
+    files = _photos(tmp_path, 6)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project, "Changed my mind")
+        # Every request takes most of a second: the files are cancelled while their registrations are on their way.
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 800, "downloadThroughput": 4_000_000, "uploadThroughput": 300_000})
+        cancels = []
+        page.on("response", lambda response: cancels.append(response) if response.url.endswith("/cancel/") else None)
+        page.set_input_files("[data-file-input]", files)
+        page.locator("[data-cancel-all]").click()
+        page.locator("[data-cancel-dialog]").get_by_role("button", name="Cancel them").click()
+        line = page.locator("[data-transfer] .transfer-text")
+        line.filter(has_text="Cancelled 6 files").wait_for()
+        assert line.inner_text().split("\n") == ["Cancelled 6 files", "Nothing of them stays in this session."]
+        page.locator("[data-files-empty]").wait_for()
+        assert page.locator("#upload-badge").is_hidden()
+        session_files = Asset.objects.filter(upload_session__view_name="Changed my mind")
+        page.wait_for_function("() => !document.querySelector('[data-upload-alert]:not([hidden])')")
+        for _ in range(100):  # each registration's answer is followed by the cancel of the files it registered
+            if cancels and not session_files.exists():
+                break
+            page.wait_for_timeout(100)
+        assert cancels, "the files registered meanwhile were cancelled on the server"
+        assert not session_files.exists()
