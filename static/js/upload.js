@@ -3,6 +3,7 @@
 // navigation swaps the page but keeps this module, so transfers go on while people browse.
 import AwsS3 from "@uppy/aws-s3";
 import Uppy from "@uppy/core";
+import { getDroppedFiles } from "@uppy/core/utils";
 
 const ACTIVE = new Set(["hashing", "registering", "queued", "uploading"]);
 // Bytes still to move, or sent but not yet reported to the portal: leaving now would lose the file.
@@ -879,7 +880,13 @@ class UploadManager {
       zone.addEventListener("drop", (event) => {
         event.preventDefault();
         zone.classList.remove("is-over");
-        add(event.dataTransfer.files);
+        // A dropped folder brings the files of its subfolders too; hidden files (.DS_Store and the like) stay behind.
+        const dropped = event.dataTransfer.items.length;
+        getDroppedFiles(event.dataTransfer).then((files) => {
+          const visible = files.filter((file) => !file.name.startsWith("."));
+          if (dropped && !visible.length) this.showAlert("Nothing to upload: the folders dropped hold no files.", "info");
+          else add(visible);
+        });
       });
     }
     root.addEventListener("click", (event) => {

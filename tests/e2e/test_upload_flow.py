@@ -336,3 +336,37 @@ def test_a_drop_of_nothing_but_duplicates_says_nothing_else_is_uploading(live_se
         # Nothing of the second drop moves: the line above the table has nothing to count (once it is next repainted:
         # it said "Preparing 2 files" while their checksums were computed).
         page.locator("[data-transfer]").wait_for(state="hidden", timeout=5_000)
+
+
+def _drop_paths(page, paths) -> None:
+    """Drops files and folders of this machine on the drop zone, as the desktop's file manager does."""
+    box = page.locator("[data-dropzone]").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    data = {"items": [], "files": [str(path) for path in paths], "dragOperationsMask": 1}
+    cdp = page.context.new_cdp_session(page)
+    for kind in ("dragEnter", "dragOver", "drop"):
+        cdp.send("Input.dispatchDragEvent", {"type": kind, "x": x, "y": y, "data": data})
+
+
+def test_a_dropped_folder_brings_the_files_of_its_subfolders(live_server, eager_celery, member, project, tmp_path):
+    folder = tmp_path / "north gate"
+    (folder / "night").mkdir(parents=True)
+    (folder / "empty").mkdir()
+    _small_jpegs(folder, "day", 2, first_seed=9700)
+    _small_jpegs(folder / "night", "night", 2, first_seed=9710)
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    loose = _small_jpegs(tmp_path, "loose", 1, first_seed=9720)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project)
+        _drop_paths(page, [folder, *loose])
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 5", timeout=60_000)
+        names = sorted(page.locator("#file-rows .name-cell").all_inner_texts())
+        assert names == ["day_000.jpg", "day_001.jpg", "loose_000.jpg", "night_000.jpg", "night_001.jpg"]
+
+        _drop_paths(page, [folder / "empty"])
+        alert = page.locator("[data-upload-alert]")
+        alert.wait_for()
+        assert alert.inner_text() == "Nothing to upload: the folders dropped hold no files."
+        assert page.locator("#file-rows tr").count() == 5
+    assert sorted(Asset.objects.values_list("name", flat=True)) == names
