@@ -217,5 +217,16 @@ class Asset(models.Model):
         """Retry: back to Uploading from Upload Error, usually with a fresh storage key."""
         return self.move(self.Status.UPLOADING, **fields)
 
+    def rekey_upload(self, *, storage_key: str) -> bool:
+        """A file still Uploading is sent again under a fresh key (the transfer under the old one was abandoned).
+        Guarded on Uploading: a file whose bytes arrived meanwhile keeps them."""
+        now = timezone.now()
+        changed = Asset.objects.filter(pk=self.pk, status=self.Status.UPLOADING).update(
+            storage_key=storage_key, upload_id="", updated_at=now
+        )
+        if changed:
+            self.storage_key, self.upload_id, self.updated_at = storage_key, "", now
+        return bool(changed)
+
 
 _STATUS_LABELS: dict[str, str] = dict(Asset.Status.choices)

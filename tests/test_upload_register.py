@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import io
 import json
 import time
 
@@ -101,8 +102,10 @@ def test_the_same_content_twice_in_one_drop_is_one_upload_and_one_duplicate(uplo
     assert upload_session.duplicate_count == 1
 
 
-def test_content_already_in_the_session_is_a_duplicate(upload_session):
-    _register(upload_session, _file("first.jpg", sha256=_sha("x")))
+@pytest.mark.parametrize("status", [S.UPLOADING, S.UPLOADED, S.PENDING_PREPROCESSING, S.READY])
+def test_content_already_in_the_session_is_a_duplicate(upload_session, status):
+    [first] = _register(upload_session, _file("first.jpg", sha256=_sha("x")))
+    Asset.objects.filter(pk=first.asset.pk).update(status=status)
 
     [result] = _register(upload_session, _file("again.jpg", sha256=_sha("x")))
 
@@ -141,6 +144,7 @@ def test_duplicates_are_counted_on_the_session_across_drops(upload_session):
     make_asset(upload_session.project, name="old.jpg", sha256=_sha("old"), status=S.READY)
 
     _register(upload_session, _file("a.jpg", sha256=_sha("a")), _file("a2.jpg", sha256=_sha("a")), _file("old2.jpg", sha256=_sha("old")))
+    Asset.objects.filter(name="a.jpg").update(status=S.UPLOADED)
     _register(upload_session, _file("a3.jpg", sha256=_sha("a")), _file("b.jpg"))
 
     upload_session.refresh_from_db()
@@ -191,6 +195,54 @@ def test_a_failed_file_of_the_same_session_is_retried_in_place(upload_session):
     assert Asset.objects.filter(upload_session=upload_session).count() == 1
     upload_session.refresh_from_db()
     assert upload_session.duplicate_count == 0
+
+
+def test_a_file_of_the_session_still_uploading_is_sent_again_under_a_fresh_key(
+    upload_session, settings, django_capture_on_commit_callbacks
+):
+    """The tab that was sending it was closed or reloaded: adding the file again, with "resume", is how people resume it."""
+    settings.UPLOAD_MULTIPART_THRESHOLD = 5 * 1024**2
+    small, large = _register(upload_session, _file("street.jpg", sha256=_sha("x")), _file("long.mp4", size=6 * 1024**2, content_type="image/jpeg"))
+    old_small, old_large = small.asset.storage_key, large.asset.storage_key
+    storage.write(old_small, io.BytesIO(b"the first bytes"))
+    upload_id = storage.multipart_start(old_large)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = _register(
+            upload_session,
+            _file("street.jpg", sha256=_sha("x"), resume=True),
+            _file("long.mp4", size=6 * 1024**2, content_type="image/jpeg", resume=True),
+        )
+
+    assert [(r.outcome, r.asset.pk) for r in results] == [("upload", small.asset.pk), ("upload", large.asset.pk)]
+    small.asset.refresh_from_db()
+    assert small.asset.status == S.UPLOADING
+    assert small.asset.storage_key != old_small
+    assert results[0].as_dict()["key"] == small.asset.storage_key
+    assert Asset.objects.filter(upload_session=upload_session).count() == 2
+    upload_session.refresh_from_db()
+    assert upload_session.duplicate_count == 0
+    # What the abandoned transfers left under the old keys is gone.
+    assert storage.stored_size(old_small) is None
+    assert storage.multipart_part_numbers(old_large, upload_id) is None
+
+
+def test_a_file_that_arrived_while_it_was_being_added_again_stays_as_it_is(upload_session, monkeypatch):
+    [first] = _register(upload_session, _file("street.jpg", sha256=_sha("x")))
+    key = first.asset.storage_key
+    # The verification lands between the registration's read and its update.
+    real = Asset.rekey_upload
+
+    def arrived_first(asset, **fields):
+        Asset.objects.filter(pk=asset.pk).update(status=S.UPLOADED)
+        return real(asset, **fields)
+
+    monkeypatch.setattr(Asset, "rekey_upload", arrived_first)
+
+    [result] = _register(upload_session, _file("street.jpg", sha256=_sha("x"), resume=True))
+
+    assert (result.outcome, result.reason) == ("rejected", "This file changed status meanwhile; reload the page.")
+    assert Asset.objects.get(pk=first.asset.pk).storage_key == key
 
 
 # --- rejected files ----------------------------------------------------------------------------
@@ -271,6 +323,7 @@ def test_a_drop_that_would_take_the_session_past_its_cap_is_refused_whole(member
 def test_duplicates_and_rejections_do_not_count_against_the_cap(upload_session, settings):
     settings.UPLOAD_SESSION_MAX_FILES = 2
     _register(upload_session, _file("a.jpg"))
+    Asset.objects.filter(name="a.jpg").update(status=S.UPLOADED)  # arrived: the same content again is a duplicate
 
     results = _register(upload_session, _file("a again.jpg", sha256=_sha("a.jpg")), _file("empty.jpg", size=0), _file("b.jpg"))
 
@@ -347,6 +400,7 @@ def test_a_drop_that_does_not_fit_is_refused_whole_at_its_first_part(member_clie
 def test_duplicates_in_a_drop_give_their_room_back_as_its_parts_arrive(upload_session, settings):
     settings.UPLOAD_SESSION_MAX_FILES = 4
     _register(upload_session, _file("a.jpg"))
+    Asset.objects.filter(name="a.jpg").update(status=S.UPLOADED)  # arrived: the same content again is a duplicate
 
     first = _part(upload_session, "drop-c", 3, _file("a copy.jpg", sha256=_sha("a.jpg")))
     assert first[0].outcome == "duplicate"

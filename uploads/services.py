@@ -115,7 +115,8 @@ def _precheck(entry: dict, session: UploadSession, index: int) -> tuple[FileResu
     if content_type and declared != session.asset_type:
         wanted = "images" if session.asset_type == "image" else "videos"
         return reject(f"This session takes {wanted}; the file is declared as {content_type}.")
-    return result, {"name": name, "size": size, "sha256": sha256, "content_type": content_type}
+    fields = {"name": name, "size": size, "sha256": sha256, "content_type": content_type}
+    return result, fields | {"resume": entry.get("resume") is True}
 
 
 def _too_many_at_once(count: int) -> UploadRefused:
@@ -147,7 +148,10 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
     session or as a non-failed asset of the project or the organization's library: skipped and
     counted), or "rejected" with the reason. A drop over the per-drop limit, or one that would take
     the session past its cap, is refused whole and changes nothing. A file whose content matches a
-    failed file of the same session retries that file instead of adding another.
+    failed file of the same session retries that file instead of adding another. One that matches a file of
+    the session still Uploading is a duplicate, unless it comes with "resume": true: the client says it is not
+    sending that file itself (the tab that was sending it was closed or reloaded), and it is sent again under
+    a fresh key.
 
     A drop may come in parts, as the browser finishes each file's checksum: `drop` = {"id", "size"}
     names it and how many files it has in all. Its first part keeps room for the whole drop (or is
@@ -194,7 +198,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
             earlier = in_session.get(sha)
             if sha in seen:
                 result.outcome, result.reason = "duplicate", "The same file is already in this drop."
-            elif earlier is not None and earlier.status == Asset.Status.UPLOAD_ERROR:
+            elif earlier is not None and _sent_again(earlier, resume=fields["resume"]):
                 to_retry.append((result, earlier))
             elif earlier is not None:
                 result.outcome, result.duplicate_of = "duplicate", earlier.name
@@ -234,7 +238,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
         for result, asset in to_retry:
             result.asset = asset if _restart(asset) else None
             if result.asset is None:
-                result.outcome, result.reason = "rejected", "The failed file could not be retried; reload the page."
+                result.outcome, result.reason = "rejected", "This file changed status meanwhile; reload the page."
         if duplicates:
             UploadSession.objects.filter(pk=locked.pk).update(duplicate_count=F("duplicate_count") + duplicates)
     return [result for result, _ in checked]
@@ -283,12 +287,31 @@ def _key_for(asset: Asset) -> str:
     )
 
 
+def _sent_again(earlier: Asset, *, resume: bool) -> bool:
+    """Adding the same content again retries a failed file, and resumes one whose browser transfer was abandoned."""
+    return earlier.status == Asset.Status.UPLOAD_ERROR or (
+        resume and earlier.status == Asset.Status.UPLOADING and earlier.source == Asset.Source.FILE
+    )
+
+
 def _restart(asset: Asset) -> bool:
-    """Upload Error -> Uploading with a fresh object key, so a late request for the old key changes nothing."""
+    """Upload Error -> Uploading, or Uploading again, with a fresh object key, so a late request for the old key
+    changes nothing; what arrived under the old key is deleted after the commit."""
     old_key = asset.storage_key
-    if not asset.restart_upload(storage_key=_key_for(asset), upload_id=""):
+    if asset.status == Asset.Status.UPLOAD_ERROR:
+        restarted = asset.restart_upload(storage_key=_key_for(asset), upload_id="")
+    else:
+        restarted = asset.rekey_upload(storage_key=_key_for(asset))
+    if not restarted:
         return False
-    transaction.on_commit(lambda: storage.delete(old_key))
+    in_parts = asset.size is not None and asset.size >= settings.UPLOAD_MULTIPART_THRESHOLD
+
+    def discard() -> None:
+        storage.delete(old_key)
+        if in_parts:
+            storage.multipart_abort_all(old_key)
+
+    transaction.on_commit(discard)
     return True
 
 

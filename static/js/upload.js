@@ -130,6 +130,7 @@ class UploadManager {
     this.records = new Map(); // client id -> record
     this.byAsset = new Map();
     this.byKey = new Map();
+    this.bySha = new Map(); // "session sha256" -> the record of this tab registered with that content
     this.putCache = new Map(); // object key -> signed single PUT handed out by register/retry
     this.completeQueues = new Map(); // session id -> { ids, timer, url }
     this.dirty = new Set();
@@ -312,13 +313,14 @@ class UploadManager {
     try {
       answer = await postJSON(session.registerUrl, {
         drop,
-        files: batch.map(({ record, sha256 }) => ({
-          clientId: record.cid,
-          name: record.name,
-          size: record.size,
-          contentType: record.type,
-          sha256,
-        })),
+        files: batch.map(({ record, sha256 }) => {
+          // A file of the session still Uploading with this content is resumed, unless this tab is the one sending it
+          // (registering it, or sent it and the portal is checking what arrived): then this one is a duplicate.
+          const resume = !this.sendingHere(session, sha256);
+          record.sha256 = sha256;
+          if (resume) this.bySha.set(`${session.id} ${sha256}`, record);
+          return { clientId: record.cid, name: record.name, size: record.size, contentType: record.type, sha256, resume };
+        }),
       });
     } catch (error) {
       if (!parts.registered) {
@@ -344,6 +346,7 @@ class UploadManager {
     for (const result of answer.files) {
       const record = sent.get(result.clientId);
       if (!record) continue;
+      if (result.outcome !== "upload") this.forgetContent(record);
       if (record.state === "cancelled") {
         if (result.outcome === "upload") cancelledOnTheWay.push(result.assetId);
       } else if (result.outcome === "upload") {
@@ -392,6 +395,12 @@ class UploadManager {
 
   assign(record, instructions) {
     if (record.key) this.byKey.delete(record.key);
+    // The same content added again retried (or resumed) a file this tab knew under another record: that one is done.
+    const earlier = this.byAsset.get(instructions.assetId);
+    if (earlier && earlier !== record) {
+      this.records.delete(earlier.cid);
+      if (earlier.key) this.byKey.delete(earlier.key);
+    }
     const oldRow = this.rowFor(record);
     record.assetId = instructions.assetId;
     record.key = instructions.key;
@@ -550,10 +559,9 @@ class UploadManager {
           this.uppy.removeFile(inEngine.id);
           this.inEngine = Math.max(0, this.inEngine - 1);
         }
-      } else if (was === "hashing" && record.drop) {
-        const { drop, parts } = record.drop;
-        if (parts.announced) entry.drops.set(drop.id, (entry.drops.get(drop.id) || 0) + 1);
-        else drop.size -= 1;
+      } else if (was === "hashing") {
+        const unsent = this.neverSent(record);
+        if (unsent) entry.drops.set(unsent.id, (entry.drops.get(unsent.id) || 0) + 1);
       }
       // A file whose part is being registered is cancelled when the answer names it (registerPart).
       if (this.run && record.run === this.run.id) this.run.cancelled = (this.run.cancelled || 0) + 1;
@@ -569,12 +577,34 @@ class UploadManager {
     this.updateBadge();
   }
 
+  sendingHere(session, sha256) {
+    const twin = this.bySha.get(`${session.id} ${sha256}`);
+    return Boolean(twin && (ACTIVE.has(twin.state) || twin.state === "verifying"));
+  }
+
+  // A file of a drop that will never be registered: the drop announces itself smaller, or, once its first part kept
+  // room in the session for the whole drop, the portal is told to give that file's room back (returned for cancel).
+  neverSent(record) {
+    if (!record.drop) return null;
+    const { drop, parts } = record.drop;
+    if (parts.announced) return { id: drop.id, files: 1 };
+    drop.size -= 1;
+    return null;
+  }
+
   cancelOnServer(session, assetIds, drops) {
     return postJSON(session.cancelUrl, { assetIds, drops }).catch((error) => this.showAlert(error.message));
   }
 
+  forgetContent(record) {
+    if (record.sha256 && this.bySha.get(`${record.session.id} ${record.sha256}`) === record) {
+      this.bySha.delete(`${record.session.id} ${record.sha256}`);
+    }
+  }
+
   forget(record) {
     this.records.delete(record.cid);
+    this.forgetContent(record);
     if (record.assetId) this.byAsset.delete(record.assetId);
     if (record.key) this.byKey.delete(record.key);
     this.rowFor(record)?.remove();

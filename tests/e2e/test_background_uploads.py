@@ -279,3 +279,47 @@ def test_cancelling_a_drop_as_it_starts_leaves_nothing_behind(live_server, membe
             page.wait_for_timeout(100)
         assert cancels, "the files registered meanwhile were cancelled on the server"
         assert not session_files.exists()
+
+
+def test_files_cut_off_by_a_reload_are_resumed_by_adding_them_again(live_server, member, project, tmp_path):
+    files = _photos(tmp_path, 8)
+    with chromium_page() as page:
+        _start_slow_upload(page, live_server, member, project, "Reloaded", files)
+        page.wait_for_function("() => [...window.portalUploads.records.values()].some((r) => r.state === 'uploading' && r.progress > 0)")
+        page.on("dialog", lambda dialog: dialog.accept())  # leave the page although bytes are moving
+        page.reload()
+        stuck = page.locator("#file-rows tr[data-status='uploading']")
+        stuck.first.wait_for()
+        cut_off = stuck.count()
+        assert cut_off > 0
+        assert stuck.first.locator(".reason-cell").inner_text() == "Not sent yet. If the tab sending it was closed, add the file again."
+
+        page.set_input_files("[data-file-input]", files)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 8", timeout=120_000
+        )
+        assert page.locator("#file-rows tr").count() == 8
+        # Those that had arrived before the reload are the only duplicates.
+        if cut_off < 8:
+            dialog = page.locator("[data-duplicates-dialog]")
+            dialog.wait_for()
+            assert f"{8 - cut_off} duplicate file" in dialog.inner_text()
+    session_files = Asset.objects.filter(upload_session__view_name="Reloaded")
+    assert session_files.count() == 8
+    assert set(session_files.values_list("status", flat=True)) == {Asset.Status.READY}
+
+
+def test_the_same_file_added_twice_in_one_tab_is_sent_once(live_server, member, project, tmp_path):
+    files = _photos(tmp_path, 3)
+    with chromium_page() as page:
+        _start_slow_upload(page, live_server, member, project, "Twice", files)
+        page.wait_for_function("() => [...window.portalUploads.records.values()].some((r) => r.state === 'uploading')")
+        page.set_input_files("[data-file-input]", files[:1])
+        dialog = page.locator("[data-duplicates-dialog]")
+        dialog.wait_for()
+        assert "The same file is already in this session as “shot_00.jpg”." in dialog.inner_text()
+        dialog.get_by_role("button", name="OK").click()
+        page.wait_for_function(
+            "() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 3", timeout=60_000
+        )
+    assert Asset.objects.filter(upload_session__view_name="Twice", status=Asset.Status.READY).count() == 3
