@@ -292,7 +292,7 @@ def test_files_cut_off_by_a_reload_are_resumed_by_adding_them_again(live_server,
         stuck.first.wait_for()
         cut_off = stuck.count()
         assert cut_off > 0
-        assert stuck.first.locator(".reason-cell").inner_text() == "Not sent yet. If the tab sending it was closed, add the file again."
+        assert stuck.first.locator(".reason-cell").inner_text() == "Not sent yet: if its tab was closed, add the file again."
 
         page.set_input_files("[data-file-input]", files)
         page.wait_for_function(
