@@ -606,7 +606,10 @@ class UploadManager {
     this.records.delete(record.cid);
     this.forgetContent(record);
     if (record.assetId) this.byAsset.delete(record.assetId);
-    if (record.key) this.byKey.delete(record.key);
+    if (record.key) {
+      this.byKey.delete(record.key);
+      this.putCache.delete(record.key);
+    }
     this.rowFor(record)?.remove();
   }
 
