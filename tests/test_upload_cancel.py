@@ -178,3 +178,15 @@ def test_a_session_whose_other_files_arrive_completes_without_counting_the_cance
     assert upload_session.status == UploadSession.Status.COMPLETE
     counts = session_counts(upload_session)
     assert (counts["total"], counts["ready"], counts["upload_error"]) == (1, 1, 0)
+
+
+def test_the_session_page_offers_remove_on_files_not_sent_yet_to_their_uploader_only(member_client, manager_client, upload_session):
+    waiting, arrived = _register(upload_session, "waiting.jpg", "arrived.jpg")
+    arrived.move(S.UPLOADED)
+
+    page = member_client.get(_url("detail", upload_session)).content.decode()
+    assert f'data-remove="{waiting.pk}" aria-label="Remove waiting.jpg"' in page
+    assert f'data-remove="{arrived.pk}"' not in page
+    assert "data-remove=" not in manager_client.get(_url("detail", upload_session)).content.decode()
+    upload_session.mark_finalized()
+    assert "data-remove=" not in member_client.get(_url("detail", upload_session)).content.decode()

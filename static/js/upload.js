@@ -928,6 +928,22 @@ class UploadManager {
       const cancel = event.target.closest("[data-cancel]");
       const record = cancel && this.records.get(cancel.dataset.cancel);
       if (record) this.cancel([record]);
+      // A file no tab of this page is sending (cut off by a reload): it leaves the session, unless it arrived meanwhile.
+      const remove = event.target.closest("[data-remove]");
+      if (remove) {
+        remove.disabled = true;
+        postJSON(session.cancelUrl, { assetIds: [remove.dataset.remove] }).then(
+          (answer) => {
+            if (answer.cancelled) remove.closest("tr")?.remove();
+            else this.showAlert("That file is no longer waiting for its bytes: they arrived meanwhile.", "info");
+            if (!document.querySelector("#file-rows > tr")) document.querySelector("[data-files-empty]")?.removeAttribute("hidden");
+          },
+          (error) => {
+            remove.disabled = false;
+            this.showAlert(error.message);
+          },
+        );
+      }
     });
     const cancelDialog = document.querySelector("[data-cancel-dialog]");
     document.querySelector("[data-cancel-all]")?.addEventListener("click", () => {

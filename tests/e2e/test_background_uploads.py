@@ -293,7 +293,16 @@ def test_files_cut_off_by_a_reload_are_resumed_by_adding_them_again(live_server,
         cut_off = stuck.count()
         assert cut_off > 0
         assert stuck.first.locator(".reason-cell").inner_text() == "Not sent yet: if its tab was closed, add the file again."
+        # One of them is not wanted any more: Remove takes it out of the session.
+        unwanted = stuck.first
+        name = unwanted.locator(".name-cell").inner_text()
+        with page.expect_response(re.compile(r"/cancel/$")) as removed:
+            unwanted.get_by_role("button", name=f"Remove {name}").click()
+        assert removed.value.json() == {"cancelled": 1}
+        page.locator("#file-rows tr", has_text=name).wait_for(state="detached")
+        assert not Asset.objects.filter(upload_session__view_name="Reloaded", name=name).exists()
 
+        # Added again, the others resume (and the removed one comes back as a new file).
         page.set_input_files("[data-file-input]", files)
         page.wait_for_function(
             "() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 8", timeout=120_000
