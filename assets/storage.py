@@ -416,6 +416,14 @@ def delete(key: str) -> None:
         default_storage.delete(key)
 
 
+def discard(key: str, *, in_parts: bool = False) -> None:
+    """Deletes what an abandoned transfer left under `key`: the object, and with `in_parts` the multipart uploads
+    still open for it (a browser starts its own, so the portal does not know their ids)."""
+    delete(key)
+    if in_parts:
+        multipart_abort_all(key)
+
+
 def local_path(key: str):
     """The file of an object in the embedded storage (never used with S3)."""
     return default_storage.path(key)
@@ -486,8 +494,7 @@ def multipart_complete(key: str, upload_id: str) -> bool:
 
 
 def multipart_abort_all(key: str) -> None:
-    """Drops every multipart upload in progress for `key`, whoever started it (a browser signs its own, so the portal
-    does not know their ids)."""
+    """Drops every multipart upload in progress for `key`, whoever started it."""
     if not is_s3():
         from assets import storage_views
 

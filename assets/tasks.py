@@ -96,13 +96,10 @@ def preprocess_video(asset_id: str) -> None:
 
 
 @shared_task(**STORAGE_TASK)
-def discard_transfers(keys: list[str], multipart_keys: list[str]) -> None:
-    """Deletes what arrived of cancelled transfers: their objects, and the multipart uploads still open for the
-    keys in `multipart_keys` (the browser started those, so only storage knows their ids)."""
-    for key in keys:
-        storage.delete(key)
-    for key in multipart_keys:
-        storage.multipart_abort_all(key)
+def discard_transfers(transfers: list[tuple[str, bool]]) -> None:
+    """Deletes what arrived of cancelled transfers, given as (key, whether it went in parts)."""
+    for key, in_parts in transfers:
+        storage.discard(key, in_parts=in_parts)
 
 
 @shared_task(acks_late=True)

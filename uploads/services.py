@@ -267,7 +267,8 @@ def _live_reservations(locked: UploadSession, announced) -> tuple[dict, int]:
 
 
 def _take_from_reservation(locked: UploadSession, reservations: dict, announced, *, sent: int) -> None:
-    """Counts this part's files against its drop's reservation (made by the first part); saves the reservations."""
+    """Counts files of a drop that were sent (or cancelled before they were) against the room its first part kept;
+    saves the reservations."""
     drop_id, size = announced
     still_to_come = reservations.get(drop_id, [size, 0])[0] - sent
     if still_to_come > 0:
@@ -304,21 +305,20 @@ def _restart(asset: Asset) -> bool:
         restarted = asset.rekey_upload(storage_key=_key_for(asset))
     if not restarted:
         return False
-    in_parts = asset.size is not None and asset.size >= settings.UPLOAD_MULTIPART_THRESHOLD
-
-    def discard() -> None:
-        storage.delete(old_key)
-        if in_parts:
-            storage.multipart_abort_all(old_key)
-
-    transaction.on_commit(discard)
+    in_parts = _in_parts(asset.size)
+    transaction.on_commit(lambda: storage.discard(old_key, in_parts=in_parts))
     return True
+
+
+def _in_parts(size: int | None) -> bool:
+    """Whether a file of this size goes to storage as a multipart upload."""
+    return size is not None and size >= settings.UPLOAD_MULTIPART_THRESHOLD
 
 
 def transfer_instructions(asset: Asset) -> dict:
     """How the client sends an asset's bytes: one signed PUT, or S3 multipart with parts signed on demand."""
     data = {"assetId": str(asset.pk), "key": asset.storage_key}
-    if asset.size is not None and asset.size >= settings.UPLOAD_MULTIPART_THRESHOLD:
+    if _in_parts(asset.size):
         data["multipart"] = {"partSize": settings.UPLOAD_PART_SIZE}
     else:
         data["put"] = storage.presign(
@@ -446,28 +446,21 @@ def upload_cancel(*, session: UploadSession, asset_ids, drops=None) -> int:
         )
         if stopped:
             Asset.objects.filter(pk__in=[pk for pk, _, _ in stopped], status=Asset.Status.UPLOADING).delete()
-            keys = [key for _, key, _ in stopped]
-            in_parts = [key for _, key, size in stopped if size is not None and size >= settings.UPLOAD_MULTIPART_THRESHOLD]
+            transfers = [(key, _in_parts(size)) for _, key, size in stopped]
             from assets import tasks
 
-            transaction.on_commit(lambda: tasks.discard_transfers.delay(keys, in_parts))
-        if unsent:
-            reservations, _ = _live_reservations(locked, None)
-            for drop_id, count in unsent.items():
-                if drop_id in reservations:
-                    left = reservations[drop_id][0] - count
-                    if left > 0:
-                        reservations[drop_id] = [left, reservations[drop_id][1]]
-                    else:
-                        del reservations[drop_id]
-            if reservations != locked.drop_reservations:
-                UploadSession.objects.filter(pk=locked.pk).update(drop_reservations=reservations)
+            transaction.on_commit(lambda: tasks.discard_transfers.delay(transfers))
+        reservations, _ = _live_reservations(locked, None)
+        for drop_id, count in unsent.items():
+            if drop_id in reservations:
+                _take_from_reservation(locked, reservations, (drop_id, 0), sent=count)
     return len(stopped)
 
 
 def _unsent_files(drops) -> dict[str, int]:
     if drops is None:
         return {}
+
     def valid(drop) -> bool:
         drop_id, files = (drop.get("id"), drop.get("files")) if isinstance(drop, dict) else (None, None)
         return isinstance(drop_id, str) and 1 <= len(drop_id) <= 64 and type(files) is int and files >= 1

@@ -567,7 +567,7 @@ class UploadManager {
       if (this.run && record.run === this.run.id) this.run.cancelled = (this.run.cancelled || 0) + 1;
       this.forget(record);
     }
-    if (!document.querySelector("#file-rows > tr")) document.querySelector("[data-files-empty]")?.removeAttribute("hidden");
+    this.showEmptyTable();
     for (const { session, ids, drops } of bySession.values()) {
       const unsent = [...drops].map(([id, files]) => ({ id, files }));
       if (ids.length || unsent.length) this.cancelOnServer(session, ids, unsent);
@@ -575,6 +575,27 @@ class UploadManager {
     this.registering.forEach((send) => send());
     this.pump();
     this.updateBadge();
+  }
+
+  // A row of a file no tab of this page is sending (cut off by a reload): it leaves the session, unless its bytes
+  // arrived meanwhile.
+  remove(session, button) {
+    button.disabled = true;
+    postJSON(session.cancelUrl, { assetIds: [button.dataset.remove] }).then(
+      (answer) => {
+        if (answer.cancelled) button.closest("tr")?.remove();
+        else this.showAlert("That file is no longer waiting for its bytes: they arrived meanwhile.", "info");
+        this.showEmptyTable();
+      },
+      (error) => {
+        button.disabled = false;
+        this.showAlert(error.message);
+      },
+    );
+  }
+
+  showEmptyTable() {
+    if (!document.querySelector("#file-rows > tr")) document.querySelector("[data-files-empty]")?.removeAttribute("hidden");
   }
 
   sendingHere(session, sha256) {
@@ -928,26 +949,13 @@ class UploadManager {
       const cancel = event.target.closest("[data-cancel]");
       const record = cancel && this.records.get(cancel.dataset.cancel);
       if (record) this.cancel([record]);
-      // A file no tab of this page is sending (cut off by a reload): it leaves the session, unless it arrived meanwhile.
       const remove = event.target.closest("[data-remove]");
-      if (remove) {
-        remove.disabled = true;
-        postJSON(session.cancelUrl, { assetIds: [remove.dataset.remove] }).then(
-          (answer) => {
-            if (answer.cancelled) remove.closest("tr")?.remove();
-            else this.showAlert("That file is no longer waiting for its bytes: they arrived meanwhile.", "info");
-            if (!document.querySelector("#file-rows > tr")) document.querySelector("[data-files-empty]")?.removeAttribute("hidden");
-          },
-          (error) => {
-            remove.disabled = false;
-            this.showAlert(error.message);
-          },
-        );
-      }
+      if (remove) this.remove(session, remove);
     });
     const cancelDialog = document.querySelector("[data-cancel-dialog]");
+    const cancellable = () => [...this.records.values()].filter((record) => record.session.id === session.id && ACTIVE.has(record.state));
     document.querySelector("[data-cancel-all]")?.addEventListener("click", () => {
-      const count = this.active(session.id);
+      const count = cancellable().length;
       if (!count || !cancelDialog) return;
       cancelDialog.querySelector("[data-cancel-count]").textContent =
         `${count.toLocaleString("en-US")} file${count === 1 ? " has" : "s have"} not been sent yet.`;
@@ -955,8 +963,7 @@ class UploadManager {
       cancelDialog.showModal();
     });
     cancelDialog?.addEventListener("close", () => {
-      if (cancelDialog.returnValue !== "cancel") return;
-      this.cancel([...this.records.values()].filter((record) => record.session.id === session.id));
+      if (cancelDialog.returnValue === "cancel") this.cancel(cancellable());
     });
     document.querySelector("[data-retry-all]")?.addEventListener("click", () => {
       const ids = [...document.querySelectorAll('#file-rows tr[data-status="upload_error"]')].map((row) => row.dataset.assetId).filter(Boolean);
