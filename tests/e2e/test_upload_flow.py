@@ -370,3 +370,17 @@ def test_a_dropped_folder_brings_the_files_of_its_subfolders(live_server, eager_
         assert alert.inner_text() == "Nothing to upload: the folders dropped hold no files."
         assert page.locator("#file-rows tr").count() == 5
     assert sorted(Asset.objects.values_list("name", flat=True)) == names
+
+
+def test_a_chosen_folder_brings_its_files_too(live_server, eager_celery, member, project, tmp_path):
+    folder = tmp_path / "south gate"
+    (folder / ".thumbnails").mkdir(parents=True)
+    _small_jpegs(folder, "south", 2, first_seed=9730)
+    _small_jpegs(folder / ".thumbnails", "thumb", 1, first_seed=9740)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project)
+        assert page.locator("[data-pick-folder]").inner_text() == "a folder"
+        page.set_input_files("[data-folder-input]", folder)
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 2", timeout=60_000)
+        assert sorted(page.locator("#file-rows .name-cell").all_inner_texts()) == ["south_000.jpg", "south_001.jpg"]
