@@ -68,9 +68,14 @@ def sha256_hex_to_base64(sha256_hex: str) -> str:
     return base64.b64encode(binascii.unhexlify(sha256_hex)).decode()
 
 
+def key_prefix(*, organization_id, asset_id) -> str:
+    """Where every object key of one asset starts."""
+    return f"assets/{organization_id}/{asset_id}/"
+
+
 def new_key(*, organization_id, asset_id, extension: str = "") -> str:
     """A fresh object key for one transfer attempt: a retry never reuses a key (see DESIGN.md §8)."""
-    return f"assets/{organization_id}/{asset_id}/{secrets.token_hex(8)}{extension}"
+    return f"{key_prefix(organization_id=organization_id, asset_id=asset_id)}{secrets.token_hex(8)}{extension}"
 
 
 def presign(

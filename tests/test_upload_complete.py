@@ -494,3 +494,54 @@ def test_a_put_url_is_the_one_boto3_signs(settings, monkeypatch, options):
     )
     assert ours == theirs
     assert "X-Amz-Signature=" in ours and "X-Amz-Date=20261123T170509Z" in ours
+
+
+# --- a transfer overtaken by a resume ----------------------------------------------------------------
+
+
+def _resume(session, asset: Asset) -> Asset:
+    [result] = upload_session_register(
+        session=session, user=session.created_by,
+        files=[{"name": asset.name, "size": asset.size, "contentType": asset.content_type, "sha256": asset.sha256, "resume": True}],
+    )
+    assert result.outcome == "upload" and result.asset.pk == asset.pk
+    return result.asset
+
+
+def test_a_transfer_to_a_key_the_file_no_longer_has_is_not_verified_and_what_it_left_goes(
+    upload_session, eager_tasks, django_capture_on_commit_callbacks
+):
+    data = make_jpeg(40, 30)
+    asset = _register(upload_session, "gate.jpg", data, "image/jpeg")
+    old_key = asset.storage_key
+    with django_capture_on_commit_callbacks(execute=True):
+        asset = _resume(upload_session, asset)
+    # The first tab's PUT lands late, under the key it was given before the resume.
+    default_storage.save(old_key, ContentFile(data))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = upload_complete(session=upload_session, asset_ids=[str(asset.pk)], keys={str(asset.pk): old_key})
+
+    assert queued == 0
+    new_key = asset.storage_key
+    asset.refresh_from_db()
+    assert (asset.status, asset.storage_key) == (S.UPLOADING, new_key)
+    assert new_key != old_key
+    assert storage.stored_size(old_key) is None
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert upload_complete(session=upload_session, asset_ids=[str(asset.pk)], keys={str(asset.pk): asset.storage_key}) == 1
+    assert len(callbacks) == 1
+
+
+def test_a_completion_never_deletes_what_is_not_one_of_the_files_own_keys(
+    upload_session, eager_tasks, django_capture_on_commit_callbacks
+):
+    mine = _register(upload_session, "mine.jpg", make_jpeg(40, 30), "image/jpeg")
+    theirs = _register(upload_session, "theirs.jpg", make_jpeg(41, 30), "image/jpeg")
+    default_storage.save(theirs.storage_key, ContentFile(b"their bytes"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = upload_complete(session=upload_session, asset_ids=[str(mine.pk)], keys={str(mine.pk): theirs.storage_key})
+
+    assert queued == 0
+    assert storage.stored_size(theirs.storage_key) == len(b"their bytes")

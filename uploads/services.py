@@ -381,25 +381,34 @@ def upload_sign(*, session: UploadSession, request: dict) -> storage.Transfer:
     return storage.presign(operation, asset.storage_key, upload_id=upload_id, part_number=part_number)
 
 
-def upload_complete(*, session: UploadSession, asset_ids) -> int:
+def upload_complete(*, session: UploadSession, asset_ids, keys=None) -> int:
     """Records that the client finished transferring these files and queues their verification.
 
     A worker checks each stored object (exists, size, content) and moves the file to Uploaded or Upload
     Error; the web process never reads the objects. Returns how many files were queued.
-    """
-    ids = [
-        str(pk)
-        for pk in Asset.objects.filter(
-            upload_session=session, pk__in=_valid_ids(asset_ids), status=Asset.Status.UPLOADING
-        ).values_list("pk", flat=True)
-    ]
-    if ids:
-        from assets import tasks
 
-        # Small batches, so every worker process checks some of them at once.
-        for start in range(0, len(ids), VERIFY_BATCH):
-            batch = ids[start : start + VERIFY_BATCH]
-            transaction.on_commit(lambda batch=batch: tasks.verify_uploads.delay(batch))
+    `keys` ({asset id: object key}) says where the client sent each file. A transfer to a key the file no longer
+    has (it was resumed meanwhile, from another tab) is not this file's any more: it is not verified, and what it
+    left is deleted.
+    """
+    sent_to = keys if isinstance(keys, dict) else {}
+    ids, stale = [], []
+    for pk, key, organization_id in Asset.objects.filter(
+        upload_session=session, pk__in=_valid_ids(asset_ids), status=Asset.Status.UPLOADING
+    ).values_list("pk", "storage_key", "organization_id"):
+        claimed = sent_to.get(str(pk))
+        if not isinstance(claimed, str) or claimed == key:
+            ids.append(str(pk))
+        elif claimed.startswith(storage.key_prefix(organization_id=organization_id, asset_id=pk)):  # its own keys only
+            stale.append((claimed, False))
+    from assets import tasks
+
+    if stale:
+        transaction.on_commit(lambda: tasks.discard_transfers.delay(stale))
+    # Small batches, so every worker process checks some of them at once.
+    for start in range(0, len(ids), VERIFY_BATCH):
+        batch = ids[start : start + VERIFY_BATCH]
+        transaction.on_commit(lambda batch=batch: tasks.verify_uploads.delay(batch))
     return len(ids)
 
 

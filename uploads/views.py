@@ -294,8 +294,8 @@ def sign_request(request, session, body) -> dict:
 @_protocol_view
 def complete_files(request, session, body) -> dict:
     """The client finished transferring these files: verify them."""
-    ids = body.get("assetIds") if isinstance(body, dict) else None
-    return {"queued": services.upload_complete(session=session, asset_ids=ids)}
+    body = body if isinstance(body, dict) else {}
+    return {"queued": services.upload_complete(session=session, asset_ids=body.get("assetIds"), keys=body.get("keys"))}
 
 
 @_protocol_view

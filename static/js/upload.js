@@ -470,10 +470,12 @@ class UploadManager {
     const session = record.session;
     let queue = this.completeQueues.get(session.id);
     if (!queue) {
-      queue = { ids: [], timer: 0, url: session.completeUrl, sending: Promise.resolve() };
+      queue = { ids: [], keys: {}, timer: 0, url: session.completeUrl, sending: Promise.resolve() };
       this.completeQueues.set(session.id, queue);
     }
     queue.ids.push(record.assetId);
+    // Where it went: if another tab resumed the same file meanwhile, this transfer is no longer the file's.
+    queue.keys[record.assetId] = record.key;
     // The last file of a run is not kept waiting for others that will not come.
     const lastOne = this.inEngine === 0 && !this.waiting.length && !this.registering.size;
     if (queue.ids.length >= COMPLETE_BATCH || lastOne) this.sendCompletes(queue);
@@ -485,8 +487,10 @@ class UploadManager {
     clearTimeout(queue.timer);
     queue.timer = 0;
     const ids = queue.ids.splice(0, queue.ids.length);
+    const keys = queue.keys;
+    queue.keys = {};
     if (ids.length) {
-      const sent = postJSON(queue.url, { assetIds: ids })
+      const sent = postJSON(queue.url, { assetIds: ids, keys })
         .then(() => {
           ids.forEach((id) => {
             const record = this.byAsset.get(id);
