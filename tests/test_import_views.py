@@ -134,7 +134,7 @@ def test_the_poll_takes_away_rows_dropped_as_duplicates(member_client, csv_sessi
     asset.delete()
     since = (timezone.now() - timedelta(seconds=30)).isoformat()
     response = member_client.get(_url("changes", csv_session), {"since": since})
-    assert f'<tr id="asset-{asset_id}" hx-swap-oob="delete"></tr>' in response.content.decode()
+    assert f'<div data-removed-rows="{asset_id}"></div>' in response.content.decode()
 
 
 def test_admins_add_validate_and_remove_storage_integrations(owner_client, organization, settings):

@@ -190,3 +190,83 @@ def test_the_session_page_offers_remove_on_files_not_sent_yet_to_their_uploader_
     assert "data-remove=" not in manager_client.get(_url("detail", upload_session)).content.decode()
     upload_session.mark_finalized()
     assert "data-remove=" not in member_client.get(_url("detail", upload_session)).content.decode()
+
+
+def _poll(client, session, since):
+    return client.get(_url("changes", session), {"since": since.isoformat()}, HTTP_HX_REQUEST="true").content.decode()
+
+
+def test_other_pages_polling_the_session_are_told_which_rows_left(member_client, manager_client, upload_session):
+    from django.utils import timezone
+
+    stopped, kept = _register(upload_session, "stopped.jpg", "kept.jpg")
+    before = timezone.now()
+
+    _cancel(member_client, upload_session, {"assetIds": [str(stopped.pk)]})
+
+    # The manager's page and the uploader's other tabs take the row away at their next poll; the file that stays
+    # is not named, and a page that polled after the cancel is not told again.
+    assert f'data-removed-rows="{stopped.pk}"' in _poll(manager_client, upload_session, before)
+    assert f'data-removed-rows="{stopped.pk}"' in _poll(member_client, upload_session, before)
+    assert "data-removed-rows" not in _poll(manager_client, upload_session, timezone.now() + timezone.timedelta(seconds=2))
+    assert list(UploadSession.objects.get(pk=upload_session.pk).removed_files) == [str(stopped.pk)]
+
+
+def test_a_cancel_that_took_nothing_out_names_no_row(member_client, upload_session):
+    from django.utils import timezone
+
+    [arrived] = _register(upload_session, "arrived.jpg")
+    arrived.move(S.UPLOADED)
+    before = timezone.now()
+
+    _cancel(member_client, upload_session, {"assetIds": [str(arrived.pk)]})
+
+    assert "data-removed-rows" not in _poll(member_client, upload_session, before)
+    upload_session.refresh_from_db()
+    assert upload_session.removed_files == {}
+
+
+def test_removed_files_are_remembered_for_an_hour_and_at_most_a_session_s_worth(upload_session, settings, monkeypatch):
+    settings.UPLOAD_SESSION_MAX_FILES = 3
+    clock = [1_000_000.0]
+    monkeypatch.setattr("uploads.models.time.time", lambda: clock[0])
+
+    upload_session.record_removed(["old"])
+    clock[0] += UploadSession.REMOVED_FILES_KEPT_SECONDS + 1
+    upload_session.record_removed(["a", "b"])
+    clock[0] += 1
+    upload_session.record_removed(["c", "d"])
+
+    upload_session.refresh_from_db()
+    # "old" is past the hour; of the four recent ones the first removed gave way to the cap.
+    assert sorted(upload_session.removed_files) == ["b", "c", "d"]
+
+
+def test_what_a_transfer_leaves_after_its_file_was_removed_elsewhere_is_deleted(
+    member_client, upload_session, project, eager_tasks, django_capture_on_commit_callbacks
+):
+    removed, sent = _register(upload_session, "removed.jpg", "sent.jpg")
+    # Removed on another page while this one was still sending it: the PUT lands after the cancel's clean-up.
+    _cancel(member_client, upload_session, {"assetIds": [str(removed.pk)]})
+    default_storage.save(removed.storage_key, ContentFile(b"late bytes"))
+    other_asset = Asset.objects.create(
+        organization=project.organization, project=project, name="other.jpg", asset_type="image", status=S.READY,
+        storage_key=storage.new_key(organization_id=project.organization_id, asset_id="0" * 32),
+    )
+    default_storage.save(other_asset.storage_key, ContentFile(b"other"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_client.post(_url("complete", upload_session), content_type="application/json", data=json.dumps({
+            "assetIds": [str(removed.pk), str(sent.pk)],
+            "keys": {str(removed.pk): removed.storage_key, str(sent.pk): sent.storage_key},
+        }))
+
+    assert response.json() == {"queued": 1}
+    assert storage.stored_size(removed.storage_key) is None
+
+    # A removed file's id never lets a completion delete anything outside that file's own keys.
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(_url("complete", upload_session), content_type="application/json", data=json.dumps({
+            "assetIds": [str(removed.pk)], "keys": {str(removed.pk): other_asset.storage_key},
+        }))
+    assert storage.stored_size(other_asset.storage_key) == len(b"other")

@@ -1,4 +1,6 @@
+import time
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -66,6 +68,9 @@ class UploadSession(models.Model):
     # Room kept for drops still being registered part by part: {drop id: [files still to come, expiry (Unix time)]}.
     # Read and written only under the session row's lock (uploads.services.upload_session_register).
     drop_reservations = models.JSONField(default=dict, blank=True)
+    # Files taken out of the session lately (cancelled transfers): {asset id: Unix time}, so that other pages polling
+    # the session take their rows away too. Written only under the session row's lock (see record_removed).
+    removed_files = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finalized_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -73,6 +78,9 @@ class UploadSession(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = UploadSessionQuerySet.as_manager()
+
+    # How long a removed file is remembered: a page that has not polled for longer keeps its row until it reloads.
+    REMOVED_FILES_KEPT_SECONDS = 3600
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,6 +108,25 @@ class UploadSession(models.Model):
         if done:
             self.status, self.finalized_at = self.Status.FINALIZED, now
         return bool(done)
+
+    def record_removed(self, asset_ids) -> None:
+        """Remembers files taken out of the session, for the pages polling it, and forgets those removed more than
+        REMOVED_FILES_KEPT_SECONDS ago. Call it with the session row locked."""
+        now = time.time()
+        recent = {
+            asset_id: at for asset_id, at in (self.removed_files or {}).items()
+            if isinstance(at, (int, float)) and at > now - self.REMOVED_FILES_KEPT_SECONDS
+        }
+        recent |= {str(asset_id): now for asset_id in asset_ids}
+        # One removal takes at most the files the session holds; older ones give way first.
+        newest = sorted(recent.items(), key=lambda entry: entry[1])[-settings.UPLOAD_SESSION_MAX_FILES:]
+        self.removed_files = dict(newest)
+        UploadSession.objects.filter(pk=self.pk).update(removed_files=self.removed_files)
+
+    def removed_since(self, since: datetime) -> list[str]:
+        """Ids of the files taken out of the session at or after `since`."""
+        cut = since.timestamp()
+        return [asset_id for asset_id, at in (self.removed_files or {}).items() if at >= cut]
 
     def mark_complete(self) -> bool:
         """Finalized -> complete, once, when every file is terminal. Returns whether this call did it."""

@@ -17,6 +17,7 @@ from django.template.defaultfilters import filesizeformat
 
 from assets import content, storage
 from assets.models import Asset
+from projects.models import Project
 from uploads.models import UploadSession
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -389,18 +390,27 @@ def upload_complete(*, session: UploadSession, asset_ids, keys=None) -> int:
 
     `keys` ({asset id: object key}) says where the client sent each file. A transfer to a key the file no longer
     has (it was resumed meanwhile, from another tab) is not this file's any more: it is not verified, and what it
-    left is deleted.
+    left is deleted. So is what a transfer left of a file cancelled (on another page) while it was being sent.
     """
     sent_to = keys if isinstance(keys, dict) else {}
+    reported = _valid_ids(asset_ids)
     ids, stale = [], []
+
+    def own_key(claimed, organization_id, pk) -> bool:  # only ever one of that file's own keys
+        return isinstance(claimed, str) and claimed.startswith(storage.key_prefix(organization_id=organization_id, asset_id=pk))
+
     for pk, key, organization_id in Asset.objects.filter(
-        upload_session=session, pk__in=_valid_ids(asset_ids), status=Asset.Status.UPLOADING
+        upload_session=session, pk__in=reported, status=Asset.Status.UPLOADING
     ).values_list("pk", "storage_key", "organization_id"):
         claimed = sent_to.get(str(pk))
         if not isinstance(claimed, str) or claimed == key:
             ids.append(str(pk))
-        elif claimed.startswith(storage.key_prefix(organization_id=organization_id, asset_id=pk)):  # its own keys only
+        elif own_key(claimed, organization_id, pk):
             stale.append((claimed, False))
+    removed = [pk for pk in reported if pk in (session.removed_files or {})]
+    if removed:
+        organization_id = Project.objects.values_list("organization_id", flat=True).get(pk=session.project_id)
+        stale += [(sent_to[pk], False) for pk in removed if own_key(sent_to.get(pk), organization_id, pk)]
     from assets import tasks
 
     if stale:
@@ -436,10 +446,10 @@ def upload_fail(*, session: UploadSession, failures: list) -> int:
 def upload_cancel(*, session: UploadSession, asset_ids, drops=None) -> int:
     """Takes files whose transfer the person stopped out of the open session, as if they had never been added.
 
-    Only files still Uploading go: those whose bytes arrived, or that failed, stay as they are. Whatever part of
-    their bytes reached storage is deleted after the commit. `drops` ([{"id", "files"}]) names files of drops still
-    being prepared that will never be sent, so the room their drop kept in the session is given back. Returns how
-    many files were taken out.
+    Only files still Uploading go: those whose bytes arrived, or that failed, stay as they are. Other pages showing
+    the session take their rows away at their next poll. Whatever part of their bytes reached storage is deleted
+    after the commit. `drops` ([{"id", "files"}]) names files of drops still being prepared that will never be
+    sent, so the room their drop kept in the session is given back. Returns how many files were taken out.
     """
     ids = _valid_ids(asset_ids if asset_ids is not None else [])
     unsent = _unsent_files(drops)
@@ -455,6 +465,7 @@ def upload_cancel(*, session: UploadSession, asset_ids, drops=None) -> int:
         )
         if stopped:
             Asset.objects.filter(pk__in=[pk for pk, _, _ in stopped], status=Asset.Status.UPLOADING).delete()
+            locked.record_removed(pk for pk, _, _ in stopped)
             transfers = [(key, _in_parts(size)) for _, key, size in stopped]
             from assets import tasks
 

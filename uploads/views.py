@@ -225,11 +225,14 @@ def session_changes(request: HttpRequest, project_id, session_id) -> HttpRespons
     context["seen"] = ".".join([fingerprint for row, fingerprint in rows if row.updated_at >= next_cut][:_POLL_SEEN_MAX])
     seen = set(request.GET.get("seen", "").split(".")) if since is not None else set()
     context["assets"] = [row for row, fingerprint in rows if fingerprint not in seen]
-    if session.source != UploadSession.Source.DIRECT and since is not None:
-        from uploads.imports import removed_rows
+    if since is not None:
+        # Files cancelled (on another page, too) leave the session: their rows go.
+        context["removed_rows"] = session.removed_since(since - _POLL_OVERLAP)
+        if session.source != UploadSession.Source.DIRECT:
+            from uploads.imports import removed_rows
 
-        # Imported files found to be duplicates were dropped: their rows go too.
-        context["removed_rows"] = removed_rows(session, since - _POLL_OVERLAP)
+            # Imported files found to be duplicates were dropped: their rows go too.
+            context["removed_rows"] += removed_rows(session, since - _POLL_OVERLAP)
     response = render(request, "uploads/session_changes.html", context)
     if session.status == UploadSession.Status.COMPLETE and since is not None:
         return HttpResponseStopPolling(response.content)

@@ -258,7 +258,9 @@ class UploadManager {
     // Its first part keeps room in the session for the whole drop, or the whole drop is refused.
     if (!this.uppy) this.concurrency = session.limits.concurrency;
     const drop = { id: `d${Date.now().toString(36)}${(this.sequence++).toString(36)}`, size: records.length };
-    const parts = { hashed: [], sending: false, allHashed: false, registered: 0, refused: false, duplicates: [], announced: false };
+    const parts = {
+      hashed: [], sending: false, allHashed: false, registered: 0, refused: false, duplicates: [], announced: false, giveBack: 0,
+    };
     records.forEach((record) => (record.drop = { drop, parts }));
     let finished;
     const done = new Promise((resolve) => (finished = resolve));
@@ -345,6 +347,7 @@ class UploadManager {
       }
       return this.updateBadge();
     }
+    const unsent = parts.registered ? [] : [{ id: drop.id, files: parts.giveBack }].filter((entry) => entry.files);
     parts.registered += batch.length;
     const toUpload = [];
     const cancelledOnTheWay = [];
@@ -374,7 +377,7 @@ class UploadManager {
     this.start(session, toUpload);
     this.updateBadge();
     this.showCounts(session, answer);
-    if (cancelledOnTheWay.length) this.cancelOnServer(session, cancelledOnTheWay, []);
+    if (cancelledOnTheWay.length || unsent.length) this.cancelOnServer(session, cancelledOnTheWay, unsent);
   }
 
   // The summary is the server's (each poll brings it); what a registration changed shows before the next poll.
@@ -550,7 +553,7 @@ class UploadManager {
 
   // The person stopped these files: out of the engine and the queues, out of the session on the server, rows gone.
   // Files still being read were never sent: their drop gives back the room it kept for them.
-  cancel(records) {
+  cancel(records, { tellPortal = true } = {}) {
     const bySession = new Map();
     for (const record of records) {
       if (!ACTIVE.has(record.state)) continue;
@@ -580,7 +583,7 @@ class UploadManager {
     this.showEmptyTable();
     for (const { session, ids, drops } of bySession.values()) {
       const unsent = [...drops].map(([id, files]) => ({ id, files }));
-      if (ids.length || unsent.length) this.cancelOnServer(session, ids, unsent);
+      if (tellPortal && (ids.length || unsent.length)) this.cancelOnServer(session, ids, unsent);
     }
     this.registering.forEach((send) => send());
     this.pump();
@@ -604,6 +607,21 @@ class UploadManager {
     );
   }
 
+  // Files that left the session elsewhere (cancelled or removed on another page): their rows go here too, and a
+  // transfer this page was still making of one of them stops (the portal no longer has the file).
+  dropRemovedRows(assetIds) {
+    const sending = [];
+    for (const assetId of assetIds) {
+      const record = this.byAsset.get(assetId);
+      if (record && ACTIVE.has(record.state)) sending.push(record);
+      else if (record) this.forget(record);
+      else document.getElementById(`asset-${assetId}`)?.remove();
+    }
+    if (sending.length) this.cancel(sending, { tellPortal: false });
+    this.showEmptyTable();
+    this.updateBadge();
+  }
+
   showEmptyTable() {
     if (!document.querySelector("#file-rows > tr")) document.querySelector("[data-files-empty]")?.removeAttribute("hidden");
   }
@@ -615,12 +633,19 @@ class UploadManager {
 
   // A file of a drop that will never be registered: the drop announces itself smaller, or, once its first part kept
   // room in the session for the whole drop, the portal is told to give that file's room back (returned for cancel).
+  // While the first part is on its way the portal has kept nothing yet: the room goes back when its answer comes.
   neverSent(record) {
     if (!record.drop) return null;
     const { drop, parts } = record.drop;
-    if (parts.announced) return { id: drop.id, files: 1 };
-    drop.size -= 1;
-    return null;
+    if (!parts.announced) {
+      drop.size -= 1;
+      return null;
+    }
+    if (!parts.registered) {
+      parts.giveBack += 1;
+      return null;
+    }
+    return { id: drop.id, files: 1 };
   }
 
   cancelOnServer(session, assetIds, drops) {
@@ -1034,6 +1059,8 @@ class UploadManager {
       else body.append(adopted);
     }
     if (rows.length) document.querySelector("[data-files-empty]")?.setAttribute("hidden", "");
+    const removed = parsed.querySelector("[data-removed-rows]")?.dataset.removedRows.split(" ");
+    if (removed) this.dropRemovedRows(removed);
     this.scheduleRowChecks();
   }
 }

@@ -12,6 +12,7 @@ from django.urls import reverse
 from PIL import Image
 
 from assets.models import Asset
+from uploads.models import UploadSession
 from tests.e2e.browser import chromium_page, log_in, served_static, skip_without_chromium  # noqa: F401
 
 pytestmark = [
@@ -281,6 +282,33 @@ def test_cancelling_a_drop_as_it_starts_leaves_nothing_behind(live_server, membe
         assert not session_files.exists()
 
 
+def test_files_cancelled_before_their_drop_was_first_answered_give_their_room_back(live_server, member, project, tmp_path):
+    """A drop's first part keeps room in the session for the whole drop. Files cancelled while that part is on its
+    way give their room back once the portal has kept it: told earlier, the portal would have nothing to give back,
+    and the room would stay kept for a quarter of an hour."""
+    files = _photos(tmp_path, 6)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project, "Held back")
+        held = []
+        page.route(re.compile(r"/files/$"), lambda route: held.append(route))  # the drop's first part waits here
+        page.set_input_files("[data-file-input]", files)
+        for _ in range(100):
+            if held:
+                break
+            page.wait_for_timeout(100)
+        assert held, "the drop's first part was sent"
+        page.locator("[data-cancel-all]").click()
+        page.locator("[data-cancel-dialog]").get_by_role("button", name="Cancel them").click()
+        with page.expect_response(re.compile(r"/cancel/$")) as cancelled:
+            held[0].continue_()
+        assert cancelled.value.ok
+        page.locator("[data-transfer] .transfer-text").filter(has_text="Cancelled 6 files").wait_for()
+    session = UploadSession.objects.get(view_name="Held back")
+    assert not session.assets.exists()
+    assert session.drop_reservations == {}
+
+
 def test_files_cut_off_by_a_reload_are_resumed_by_adding_them_again(live_server, member, project, tmp_path):
     files = _photos(tmp_path, 8)
     with chromium_page() as page:
@@ -332,3 +360,48 @@ def test_the_same_file_added_twice_in_one_tab_is_sent_once(live_server, member, 
             "() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 3", timeout=60_000
         )
     assert Asset.objects.filter(upload_session__view_name="Twice", status=Asset.Status.READY).count() == 3
+
+
+def test_rows_cancelled_on_one_page_leave_the_others_showing_the_session(live_server, member, manager, project, tmp_path):
+    files = _photos(tmp_path, 20)
+    with chromium_page() as page:
+        _start_slow_upload(page, live_server, member, project, "Watched", files)
+        page.wait_for_function("() => [...window.portalUploads.records.values()].filter((r) => r.assetId).length === 20")
+        session_url = page.url
+        errors = []
+        # The project manager follows the session from their own browser.
+        watcher = page.context.browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
+        watcher.on("pageerror", lambda error: errors.append(str(error)))
+        log_in(watcher, live_server, manager)
+        watcher.goto(session_url)
+        waiting = page.locator("#file-rows tr", has_text="Waiting for a free connection")
+        name = waiting.last.locator(".name-cell").inner_text()
+        watcher.locator("#file-rows tr", has_text=name).wait_for()
+
+        waiting.last.get_by_role("button", name=f"Cancel {name}").click()
+
+        watcher.locator("#file-rows tr", has_text=name).wait_for(state="detached", timeout=10_000)
+        assert watcher.locator("#file-rows tr").count() == 19
+
+        # The uploader's second tab, which is not sending the files, offers Remove on them: removing one there
+        # stops the first tab's transfer of it too.
+        second = page.context.new_page()
+        second.on("pageerror", lambda error: errors.append(str(error)))
+        second.goto(session_url)
+        other = waiting.last.locator(".name-cell").inner_text()
+        with second.expect_response(re.compile(r"/cancel/$")) as removed:
+            second.locator("#file-rows tr", has_text=other).get_by_role("button", name=f"Remove {other}").click()
+        assert removed.value.json() == {"cancelled": 1}
+        page.locator("#file-rows tr", has_text=other).wait_for(state="detached", timeout=10_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 18", timeout=120_000
+        )
+        page.locator("#upload-badge").wait_for(state="hidden")
+        assert page.locator("#file-rows tr").count() == 18
+        assert page.locator("[data-transfer]").inner_text().strip().endswith("· 2 cancelled")
+        watcher.wait_for_function("() => document.querySelectorAll('#file-rows tr').length === 18")
+        assert not errors, errors
+    session_files = Asset.objects.filter(upload_session__view_name="Watched")
+    assert session_files.count() == 18
+    assert set(session_files.values_list("status", flat=True)) == {Asset.Status.READY}
+    assert not session_files.filter(name__in=[name, other]).exists()
