@@ -187,7 +187,11 @@ def test_the_session_page_offers_remove_on_files_not_sent_yet_to_their_uploader_
     page = member_client.get(_url("detail", upload_session)).content.decode()
     assert f'data-remove="{waiting.pk}" aria-label="Remove waiting.jpg"' in page
     assert f'data-remove="{arrived.pk}"' not in page
-    assert "data-remove=" not in manager_client.get(_url("detail", upload_session)).content.decode()
+    assert "Not sent yet: if its tab was closed, add the file again." in page
+    # The manager follows the uploader's transfers: the advice to add the file again is not theirs to follow.
+    followed = manager_client.get(_url("detail", upload_session)).content.decode()
+    assert "data-remove=" not in followed
+    assert "Not sent yet" not in followed and "Not arrived yet from the uploader’s browser." in followed
     upload_session.mark_finalized()
     assert "data-remove=" not in member_client.get(_url("detail", upload_session)).content.decode()
 
