@@ -16,6 +16,10 @@ const COMPLETE_BATCH = 100;
 const ENGINE_FILES_PER_CONNECTION = 2;
 // Changed rows and the header count are repainted at most this often (the bars glide between paints).
 const PAINT_INTERVAL_MS = 200;
+// Tabs of the portal in one browser tell each other which files they are sending, this often; a tab not heard from
+// for TAB_SILENT_MS was closed or stopped sending.
+const TAB_REPORT_MS = 1000;
+const TAB_SILENT_MS = 3500;
 
 // `work` runs once at the first frame PAINT_INTERVAL_MS after it is asked for, however often it is asked meanwhile.
 function paintLater(work) {
@@ -153,6 +157,116 @@ class UploadManager {
     // The files this tab is sending together, for the overall line: a new run starts when files are added to an idle tab.
     this.run = null;
     this.runs = 0;
+    // What the other tabs of this browser are sending: tab id -> { at, sessionUrl, count, files: Map(asset id -> progress) }.
+    this.tabId = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    this.otherTabs = new Map();
+    this.doneTabs = new Set(); // tabs that finished sending: what they sent was reported to the portal
+    this.reporting = 0;
+    this.showOtherTabsSoon = paintLater(() => this.showOtherTabs());
+    if ("BroadcastChannel" in window) {
+      this.channel = new BroadcastChannel("portal-uploads");
+      this.channel.onmessage = ({ data }) => this.heardFrom(data);
+      this.channel.postMessage({ tab: this.tabId, hello: true }); // tabs already sending report at once
+    }
+  }
+
+  // --- other tabs of this browser ---------------------------------------------------------------
+  // A tab sending files reports them every TAB_REPORT_MS: another tab showing the same session shows those rows as
+  // moving (rather than offering to remove them, or to add them again), and every tab's header counts them.
+  reportToOtherTabs() {
+    if (!this.channel) return;
+    const files = [];
+    let count = 0;
+    let sessionUrl = "";
+    for (const record of this.records.values()) {
+      const sent = record.state === "verifying";
+      if (record.assetId && (sent || ACTIVE.has(record.state))) files.push([record.assetId, sent ? 1 : record.progress]);
+      if (!isBusy(record)) continue;
+      count += 1;
+      sessionUrl ||= record.session.url;
+    }
+    this.channel.postMessage({ tab: this.tabId, count, sessionUrl, files });
+    if (!count) {
+      clearInterval(this.reporting);
+      this.reporting = 0;
+    }
+  }
+
+  startReporting() {
+    if (this.channel && !this.reporting) {
+      this.reporting = setInterval(() => this.reportToOtherTabs(), TAB_REPORT_MS);
+      this.reportToOtherTabs();
+    }
+  }
+
+  heardFrom({ tab, hello, count, sessionUrl, files, gone }) {
+    if (!tab || tab === this.tabId) return;
+    if (hello) {
+      if (this.active()) this.reportToOtherTabs();
+      return;
+    }
+    if (count) {
+      this.otherTabs.set(tab, { at: Date.now(), count, sessionUrl, files: new Map(files) });
+    } else {
+      this.otherTabs.delete(tab);
+      if (!gone) this.doneTabs.add(tab);
+    }
+    this.showOtherTabsSoon();
+    this.updateBadge();
+  }
+
+  // The other tabs still heard from (a tab closed while sending goes quiet: what it was sending is not moving).
+  // Returns their last reports.
+  liveOtherTabs() {
+    const now = Date.now();
+    for (const [tab, heard] of this.otherTabs) if (now - heard.at > TAB_SILENT_MS) this.otherTabs.delete(tab);
+    if (this.otherTabs.size && !this.checkingTabs) {
+      this.checkingTabs = setTimeout(() => {
+        this.checkingTabs = 0;
+        this.showOtherTabs();
+        this.updateBadge();
+      }, TAB_SILENT_MS);
+    }
+    return [...this.otherTabs.values()];
+  }
+
+  // Rows of files another tab is sending show its progress; once it goes quiet they are back as the portal rendered them.
+  showOtherTabs() {
+    this.liveOtherTabs();
+    const sending = new Map();
+    for (const [tab, heard] of this.otherTabs) for (const [assetId, progress] of heard.files) sending.set(assetId, [tab, progress]);
+    for (const row of document.querySelectorAll('#file-rows > tr[data-status="uploading"][data-asset-id]')) {
+      const assetId = row.dataset.assetId;
+      if (this.byAsset.has(assetId)) continue;
+      if (!sending.has(assetId)) {
+        // A file the other tab sent is the portal's to check, and the next poll brings its verdict; unless that tab
+        // went away before telling the portal, or was still sending it.
+        const from = row.dataset.otherTabId;
+        const told = row.dataset.otherTab === "sent" && (this.otherTabs.has(from) || this.doneTabs.has(from));
+        if (row.dataset.otherTab && !told) this.restoreRow(row);
+        continue;
+      }
+      const [tab, progress] = sending.get(assetId);
+      if (!row.dataset.otherTab) row.dataset.serverReason = row.cells[4].innerHTML;
+      row.dataset.otherTab = progress >= 1 ? "sent" : "sending";
+      row.dataset.otherTabId = tab;
+      row.querySelector(".progress > span").style.transform = `scaleX(${progress})`;
+      row.querySelector(".progress").setAttribute("aria-valuenow", String(Math.round(progress * 100)));
+      row.cells[4].textContent = progress >= 1 ? "Sent from another tab; checking what storage received" : "Being sent from another tab";
+      const remove = row.querySelector("[data-remove]");
+      if (remove) remove.hidden = true;
+    }
+  }
+
+  restoreRow(row) {
+    row.cells[4].innerHTML = row.dataset.serverReason || "";
+    row.querySelector(".progress > span").style.transform = "scaleX(0)";
+    row.querySelector(".progress").setAttribute("aria-valuenow", "0");
+    const remove = row.querySelector("[data-remove]");
+    if (remove) remove.hidden = false;
+    delete row.dataset.otherTab;
+    delete row.dataset.otherTabId;
+    delete row.dataset.serverReason;
   }
 
   joinRun(session, records) {
@@ -685,13 +799,16 @@ class UploadManager {
   }
 
   refreshIndicators() {
+    if (this.active()) this.startReporting();
     const badge = document.getElementById("upload-badge");
     if (!badge) return;
-    const count = this.active();
+    const elsewhere = this.liveOtherTabs();
+    const count = this.active() + elsewhere.reduce((sum, heard) => sum + heard.count, 0);
     badge.hidden = count === 0;
     badge.querySelector("[data-upload-count]").textContent = count.toLocaleString();
     const first = [...this.records.values()].find((record) => ACTIVE.has(record.state));
     if (first) badge.href = first.session.url;
+    else if (elsewhere.length) badge.href = elsewhere[0].sessionUrl;
     const finalize = document.querySelector("[data-finalize]");
     const page = document.querySelector("[data-upload-session]");
     if (finalize && page) {
@@ -1061,6 +1178,7 @@ class UploadManager {
     if (rows.length) document.querySelector("[data-files-empty]")?.setAttribute("hidden", "");
     const removed = parsed.querySelector("[data-removed-rows]")?.dataset.removedRows.split(" ");
     if (removed) this.dropRemovedRows(removed);
+    if (this.otherTabs.size) this.showOtherTabs();
     this.scheduleRowChecks();
   }
 }
@@ -1076,6 +1194,11 @@ export function mountUploads() {
   // At once, not at the next paint: a page that arrives by boosted navigation has the header's count hidden.
   uploads.refreshIndicators();
 }
+
+// A tab that goes away stops sending: the other tabs need not wait until it goes quiet.
+window.addEventListener("pagehide", () =>
+  uploads.channel?.postMessage({ tab: uploads.tabId, count: 0, files: [], gone: uploads.active() > 0 }),
+);
 
 window.addEventListener("beforeunload", (event) => {
   if (uploads.active() > 0) {

@@ -383,10 +383,11 @@ def test_rows_cancelled_on_one_page_leave_the_others_showing_the_session(live_se
         watcher.locator("#file-rows tr", has_text=name).wait_for(state="detached", timeout=10_000)
         assert watcher.locator("#file-rows tr").count() == 19
 
-        # The uploader's second tab, which is not sending the files, offers Remove on them: removing one there
-        # stops the first tab's transfer of it too.
-        second = page.context.new_page()
+        # The uploader's other browser (another computer, say), which is not sending the files, offers Remove on
+        # them: removing one there stops the first browser's transfer of it too.
+        second = page.context.browser.new_context(viewport={"width": 1360, "height": 900}).new_page()
         second.on("pageerror", lambda error: errors.append(str(error)))
+        log_in(second, live_server, member)
         second.goto(session_url)
         other = waiting.last.locator(".name-cell").inner_text()
         with second.expect_response(re.compile(r"/cancel/$")) as removed:
@@ -405,3 +406,36 @@ def test_rows_cancelled_on_one_page_leave_the_others_showing_the_session(live_se
     assert session_files.count() == 18
     assert set(session_files.values_list("status", flat=True)) == {Asset.Status.READY}
     assert not session_files.filter(name__in=[name, other]).exists()
+
+
+def test_a_second_tab_shows_the_files_the_first_is_sending_and_counts_them(live_server, member, project, tmp_path):
+    files = _photos(tmp_path, 10)
+    with chromium_page() as page:
+        _start_slow_upload(page, live_server, member, project, "Two tabs", files)
+        page.wait_for_function("() => [...window.portalUploads.records.values()].filter((r) => r.assetId).length === 10")
+        errors = []
+        second = page.context.new_page()
+        second.on("pageerror", lambda error: errors.append(str(error)))
+        second.goto(page.url)
+
+        # Its rows are not offered for removal or to be added again: they are moving, in the other tab.
+        moving = second.locator("#file-rows tr", has_text="Being sent from another tab")
+        moving.first.wait_for()
+        second.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-other-tab]').length === "
+                                 "document.querySelectorAll('#file-rows tr[data-status=\"uploading\"]').length")
+        assert second.locator("#file-rows [data-remove]:visible").count() == 0
+        assert "Not sent yet" not in second.locator("#file-rows").inner_text()
+        # The header counts the files moving in any tab of the portal.
+        badge = second.locator("#upload-badge")
+        assert badge.is_visible() and int(badge.locator("[data-upload-count]").inner_text()) > 0
+        second.wait_for_function(
+            "() => [...document.querySelectorAll('#file-rows tr[data-other-tab] .progress')].some((bar) => +bar.getAttribute('aria-valuenow') > 0)"
+        )
+
+        # The first tab is closed mid-way: what it was sending is not moving any more, and the rows say so again.
+        page.close()
+        second.locator("#file-rows tr", has_text="Not sent yet: if its tab was closed, add the file again.").first.wait_for(timeout=10_000)
+        assert second.locator("#file-rows tr[data-other-tab]").count() == 0
+        assert second.locator("#file-rows [data-remove]:visible").count() == second.locator("#file-rows tr[data-status='uploading']").count()
+        badge.wait_for(state="hidden")
+        assert not errors, errors
