@@ -1588,7 +1588,8 @@ def main() -> None:
                       "(= portal.celery.app + query-counting signals)",
             "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "SQLite in a fresh PORTAL_VAR_DIR per run",
             "broker": "REDIS_URL" if os.environ.get("REDIS_URL") else "kombu filesystem transport in PORTAL_VAR_DIR",
-            "browser_concurrency": "UPLOAD_BROWSER_CONCURRENCY default (6)",
+            "browser_concurrency": "defaults: UPLOAD_BROWSER_CONCURRENCY (6) to S3, UPLOAD_BROWSER_CONCURRENCY_EMBEDDED (4) to the "
+                                   "embedded endpoint, which shares the portal's address with its pages",
             "file_generation_seconds": round(generation_seconds, 1),
         },
         "machine": {
@@ -1646,7 +1647,8 @@ NOTES = [
     "is how much later the page's polled rows showed it too (not timed).",
     "browser_requests / browser_storage_puts: the page's own Resource Timing entries from the first drop on (start and duration "
     "of each request, CORS preflight included); mean_concurrent = summed durations / span = transfers in flight on average "
-    "(the engine's limit is UPLOAD_BROWSER_CONCURRENCY = 6, also Chromium's HTTP/1.1 sockets per host).",
+    "(the engine's limit is UPLOAD_BROWSER_CONCURRENCY = 6, also Chromium's HTTP/1.1 sockets per host; to the embedded endpoint "
+    "UPLOAD_BROWSER_CONCURRENCY_EMBEDDED = 4, leaving the pages two of those sockets).",
     "htmx_events: counts of htmx:oobBeforeSwap (rows carried by the session page's polls) and htmx:oobAfterSwap events, from "
     "listeners the harness adds (they only count).",
     "moto_requests: lines of moto's request log in the window (OPTIONS = browser CORS preflights; HEAD and GET = the worker's "

@@ -332,8 +332,11 @@ UPLOAD_PART_SIZE = env_int("UPLOAD_PART_SIZE", 16 * 1024**2, minimum=5 * 1024**2
 UPLOAD_URL_EXPIRY_SECONDS = env_int("UPLOAD_URL_EXPIRY_SECONDS", 3600, minimum=10)
 # How often the session page asks for status changes, in milliseconds.
 UPLOAD_POLL_INTERVAL_MS = env_int("UPLOAD_POLL_INTERVAL_MS", 2000, minimum=250)
-# Files the browser transfers at once.
+# Files the browser transfers at once. The embedded storage endpoint is on the portal's own address, to which a
+# browser opens at most 6 connections for all its tabs: there transfers take at most UPLOAD_BROWSER_CONCURRENCY_EMBEDDED
+# of them, so pages, polls and the protocol's own requests get through while files move over a slow line.
 UPLOAD_BROWSER_CONCURRENCY = env_int("UPLOAD_BROWSER_CONCURRENCY", 6, minimum=1)
+UPLOAD_BROWSER_CONCURRENCY_EMBEDDED = env_int("UPLOAD_BROWSER_CONCURRENCY_EMBEDDED", 4, minimum=1)
 
 # --- imports from URLs and buckets (CSV / JSON lists) ----------------------------------------
 # The largest CSV or JSON list accepted, in bytes, and the most rows one list may hold.

@@ -621,3 +621,13 @@ def test_changes_stops_polling_once_the_session_is_complete(member_client, uploa
 
     assert response.status_code == 286
     assert b'data-session-status="complete"' in response.content
+
+
+@pytest.mark.parametrize("storage_backend, moving", [("embedded", 4), ("s3", 6)], indirect=["storage_backend"])
+def test_the_page_sends_fewer_files_at_once_to_the_portal_s_own_storage_endpoint(
+    member_client, upload_session, storage_backend, moving
+):
+    # The embedded endpoint shares the portal's address, and a browser's 6 connections to it, with the pages.
+    page = member_client.get(reverse("uploads:detail", args=[upload_session.project_id, upload_session.pk]))
+    limits = json.loads(re.search(r'<script id="upload-limits" type="application/json">(.*?)</script>', page.content.decode()).group(1))
+    assert limits["concurrency"] == moving

@@ -328,6 +328,14 @@ def transfer_instructions(asset: Asset) -> dict:
     return data
 
 
+def browser_concurrency() -> int:
+    """Files a browser transfers at once. To the embedded storage they go to the portal's own address, and share a
+    browser's connections to it with the pages and the protocol's requests: fewer go at once there."""
+    if storage.is_s3():
+        return settings.UPLOAD_BROWSER_CONCURRENCY
+    return min(settings.UPLOAD_BROWSER_CONCURRENCY, settings.UPLOAD_BROWSER_CONCURRENCY_EMBEDDED)
+
+
 def _valid_ids(asset_ids) -> list[str]:
     ids = [str(i) for i in asset_ids if _is_uuid(i)] if isinstance(asset_ids, list) else []
     if isinstance(asset_ids, list) and len(ids) != len(asset_ids):

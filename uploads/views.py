@@ -190,7 +190,7 @@ def _detail_context(request, access, session, *, assets) -> dict:
             "sessionMax": settings.UPLOAD_SESSION_MAX_FILES,
             "perDrop": settings.UPLOAD_MAX_FILES_PER_DROP,
             "maxFileSize": settings.UPLOAD_MAX_FILE_SIZE,
-            "concurrency": settings.UPLOAD_BROWSER_CONCURRENCY,
+            "concurrency": services.browser_concurrency(),
         },
         "poll_interval": f"{settings.UPLOAD_POLL_INTERVAL_MS}ms",
         "tab": "uploads",

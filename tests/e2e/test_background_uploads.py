@@ -229,6 +229,11 @@ def test_cancelled_files_leave_the_session_and_the_others_go_through(live_server
         page.screenshot(path=screens_dir / "session-cancel-dialog.png")
         dialog.get_by_role("button", name="Keep uploading").click()
         assert page.evaluate("() => window.portalUploads.active()") > 0
+        # Once some files have been sent, the rest are cancelled.
+        page.wait_for_function(
+            "() => [...window.portalUploads.records.values()].some((r) => r.state === 'verifying' || r.state === 'settled')",
+            timeout=60_000,
+        )
         cancel_all.click()
         with page.expect_response(re.compile(r"/cancel/$")) as rest:
             dialog.get_by_role("button", name="Cancel them").click()
@@ -439,3 +444,25 @@ def test_a_second_tab_shows_the_files_the_first_is_sending_and_counts_them(live_
         assert second.locator("#file-rows [data-remove]:visible").count() == second.locator("#file-rows tr[data-status='uploading']").count()
         badge.wait_for(state="hidden")
         assert not errors, errors
+
+
+def test_portal_pages_still_load_while_files_go_slowly_to_the_embedded_storage(live_server, member, project, tmp_path):
+    """The embedded storage endpoint is on the portal's own address, and a browser opens at most 6 connections to one
+    address for all its tabs: if transfers took all 6, no page of the portal would load until a file finished."""
+    files = _photos(tmp_path, 10)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project, "Slow line")
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions",
+                 {"offline": False, "latency": 40, "downloadThroughput": 4_000_000, "uploadThroughput": 40_000})
+        page.set_input_files("[data-file-input]", files)
+        page.wait_for_function(
+            "() => [...window.portalUploads.records.values()].filter((r) => r.state === 'uploading').length >= 4"
+        )
+        other = page.context.new_page()
+        other.goto(live_server.url + reverse("projects:list"), timeout=10_000)
+        assert other.locator("h1").inner_text() == "Projects"
+        moving = page.evaluate("() => [...window.portalUploads.records.values()].filter((r) => r.state === 'uploading').length")
+        assert moving == 4
