@@ -180,7 +180,9 @@ class UploadManager {
     let sessionUrl = "";
     for (const record of this.records.values()) {
       const sent = record.state === "verifying";
-      if (record.assetId && (sent || ACTIVE.has(record.state))) files.push([record.assetId, sent ? 1 : record.progress]);
+      if (record.assetId && (sent || ACTIVE.has(record.state))) {
+        files.push([record.assetId, sent ? 1 : record.progress, `${record.session.id} ${record.sha256}`]);
+      }
       if (!isBusy(record)) continue;
       count += 1;
       sessionUrl ||= record.session.url;
@@ -206,7 +208,8 @@ class UploadManager {
       return;
     }
     if (count) {
-      this.otherTabs.set(tab, { at: Date.now(), count, sessionUrl, files: new Map(files) });
+      const contents = new Set(files.map(([, , content]) => content));
+      this.otherTabs.set(tab, { at: Date.now(), count, sessionUrl, files: new Map(files), contents });
     } else {
       this.otherTabs.delete(tab);
       if (!gone) this.doneTabs.add(tab);
@@ -436,9 +439,10 @@ class UploadManager {
       answer = await postJSON(session.registerUrl, {
         drop,
         files: batch.map(({ record, sha256 }) => {
-          // A file of the session still Uploading with this content is resumed, unless this tab is the one sending it
-          // (registering it, or sent it and the portal is checking what arrived): then this one is a duplicate.
-          const resume = !this.sendingHere(session, sha256);
+          // A file of the session still Uploading with this content is resumed, unless this tab or another tab of this
+          // browser is sending it (registering it, or sent it and the portal is checking what arrived): then this one
+          // is a duplicate.
+          const resume = !this.sendingHere(session, sha256) && !this.sendingInAnotherTab(session, sha256);
           record.sha256 = sha256;
           if (resume) this.bySha.set(`${session.id} ${sha256}`, record);
           return { clientId: record.cid, name: record.name, size: record.size, contentType: record.type, sha256, resume };
@@ -743,6 +747,10 @@ class UploadManager {
   sendingHere(session, sha256) {
     const twin = this.bySha.get(`${session.id} ${sha256}`);
     return Boolean(twin && (ACTIVE.has(twin.state) || twin.state === "verifying"));
+  }
+
+  sendingInAnotherTab(session, sha256) {
+    return this.liveOtherTabs().some((heard) => heard.contents.has(`${session.id} ${sha256}`));
   }
 
   // A file of a drop that will never be registered: the drop announces itself smaller, or, once its first part kept

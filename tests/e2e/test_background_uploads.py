@@ -436,6 +436,14 @@ def test_a_second_tab_shows_the_files_the_first_is_sending_and_counts_them(live_
         second.wait_for_function(
             "() => [...document.querySelectorAll('#file-rows tr[data-other-tab] .progress')].some((bar) => +bar.getAttribute('aria-valuenow') > 0)"
         )
+        # Added again here, the files are duplicates of those the first tab is sending, not sent a second time.
+        keys = dict(Asset.objects.filter(upload_session__view_name="Two tabs").values_list("pk", "storage_key"))
+        second.set_input_files("[data-file-input]", files)
+        dialog = second.locator("[data-duplicates-dialog]")
+        dialog.wait_for()
+        assert "10 duplicate files were skipped" in dialog.inner_text()
+        dialog.get_by_role("button", name="OK").click()
+        assert dict(Asset.objects.filter(upload_session__view_name="Two tabs").values_list("pk", "storage_key")) == keys
 
         # The first tab is closed mid-way: what it was sending is not moving any more, and the rows say so again.
         page.close()
