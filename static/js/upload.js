@@ -43,12 +43,20 @@ function csrfToken() {
 }
 
 async function postJSON(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch {
+    // fetch says only "Failed to fetch": the request never got an answer.
+    const error = new Error("The portal could not be reached: check the connection, then try again.");
+    error.status = 0;
+    throw error;
+  }
   let data = {};
   try {
     data = await response.json();
@@ -62,6 +70,43 @@ async function postJSON(url, body) {
   }
   return data;
 }
+
+// What the page tells the portal about files it sent, gave up on or cancelled must not be lost: while the portal cannot
+// be reached (the connection dropped, the portal is restarting: no answer, 5xx, 408, 429) the report is sent again
+// after growing pauses, and at once when the browser is back online, for up to REPORT_PATIENCE_MS. A refusal ends it.
+const REPORT_PAUSES_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+const REPORT_PATIENCE_MS = 60 * 60 * 1000;
+
+function portalUnreachable(error) {
+  return !error.status || error.status >= 500 || error.status === 408 || error.status === 429;
+}
+
+function pause(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      window.removeEventListener("online", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    window.addEventListener("online", done);
+  });
+}
+
+async function postPatiently(url, body, onWaiting) {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await postJSON(url, body);
+    } catch (error) {
+      if (!portalUnreachable(error) || Date.now() - started > REPORT_PATIENCE_MS) throw error;
+      onWaiting();
+      await pause(REPORT_PAUSES_MS[Math.min(attempt, REPORT_PAUSES_MS.length - 1)]);
+    }
+  }
+}
+
+const RECONNECTING = "The connection to the portal was lost: what this page has sent is reported as soon as it is back.";
 
 // The embedded storage signs paths on the portal's own origin; the engine wants whole URLs.
 function absolute(signed) {
@@ -154,6 +199,7 @@ class UploadManager {
     this.registering = new Set(); // drops still being hashed: each one's "register what you have" callback
     this.inEngine = 0;
     this.concurrency = 1;
+    this.reportsWaiting = 0; // reports to the portal waiting for the connection to come back
     // The files this tab is sending together, for the overall line: a new run starts when files are added to an idle tab.
     this.run = null;
     this.runs = 0;
@@ -611,7 +657,7 @@ class UploadManager {
     const keys = queue.keys;
     queue.keys = {};
     if (ids.length) {
-      const sent = postJSON(queue.url, { assetIds: ids, keys })
+      const sent = this.report(queue.url, { assetIds: ids, keys })
         .then(() => {
           ids.forEach((id) => {
             const record = this.byAsset.get(id);
@@ -625,6 +671,21 @@ class UploadManager {
     return queue.sending;
   }
 
+  // A report the portal must get (see postPatiently); while one waits for the connection, the page says so.
+  async report(url, body) {
+    let waited = false;
+    try {
+      return await postPatiently(url, body, () => {
+        if (!waited) this.reportsWaiting += 1;
+        waited = true;
+        this.showAlert(RECONNECTING, "info");
+      });
+    } finally {
+      const alert = document.querySelector("[data-upload-alert]");
+      if (waited && --this.reportsWaiting === 0 && alert?.textContent === RECONNECTING) this.hideAlert();
+    }
+  }
+
   // Completions are batched for a moment; Finalize sends what is waiting first.
   flushCompletes() {
     return Promise.all([...this.completeQueues.values()].map((queue) => this.sendCompletes(queue)));
@@ -636,7 +697,7 @@ class UploadManager {
     this.touch(record);
     this.updateBadge();
     if (report && record.assetId) {
-      postJSON(record.session.failUrl, { failures: [{ assetId: record.assetId, reason }] }).catch(() => {});
+      this.report(record.session.failUrl, { failures: [{ assetId: record.assetId, reason }] }).catch(() => {});
     }
   }
 
@@ -771,7 +832,7 @@ class UploadManager {
   }
 
   cancelOnServer(session, assetIds, drops) {
-    return postJSON(session.cancelUrl, { assetIds, drops }).catch((error) => this.showAlert(error.message));
+    return this.report(session.cancelUrl, { assetIds, drops }).catch((error) => this.showAlert(error.message));
   }
 
   forgetContent(record) {

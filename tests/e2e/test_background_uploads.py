@@ -474,3 +474,33 @@ def test_portal_pages_still_load_while_files_go_slowly_to_the_embedded_storage(l
         assert other.locator("h1").inner_text() == "Projects"
         moving = page.evaluate("() => [...window.portalUploads.records.values()].filter((r) => r.state === 'uploading').length")
         assert moving == 4
+
+
+def test_files_sent_while_the_portal_cannot_be_reached_are_reported_once_it_is_back(live_server, member, project, tmp_path):
+    """A completion that gets no answer (the connection dropped, the portal restarting) is sent again, so the files
+    it reports do not stay "checking" for good."""
+    files = _photos(tmp_path, 6)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        _open_session(page, live_server, project, "Line dropped")
+        lost = []
+
+        def drop_the_first_two(route):
+            if len(lost) < 2:
+                lost.append(route.request.post_data_json)
+                route.abort("internetdisconnected")
+            else:
+                route.continue_()
+
+        page.route(re.compile(r"/complete/$"), drop_the_first_two)
+        page.set_input_files("[data-file-input]", files)
+        alert = page.locator("[data-upload-alert]")
+        alert.filter(has_text="The connection to the portal was lost").wait_for()
+        assert page.locator("#upload-badge").is_visible()
+        page.wait_for_function(
+            "() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 6", timeout=60_000
+        )
+        page.locator("#upload-badge").wait_for(state="hidden")
+        assert alert.is_hidden()
+        assert len(lost) == 2
+    assert Asset.objects.filter(upload_session__view_name="Line dropped", status=Asset.Status.READY).count() == 6
