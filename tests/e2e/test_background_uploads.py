@@ -35,13 +35,13 @@ def _photos(folder, count: int):
     return paths
 
 
-def _slow_network(page) -> None:
-    """About 300 KB/s up: long enough to browse while the files are still on their way."""
+def _slow_network(page, *, upload: int = 300_000, latency: int = 40) -> None:
+    """About 300 KB/s up by default: long enough to browse while the files are still on their way."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 40, "downloadThroughput": 4_000_000, "uploadThroughput": 300_000},
+        {"offline": False, "latency": latency, "downloadThroughput": 4_000_000, "uploadThroughput": upload},
     )
 
 
@@ -264,9 +264,7 @@ def test_cancelling_a_drop_as_it_starts_leaves_nothing_behind(live_server, membe
         log_in(page, live_server, member)
         _open_session(page, live_server, project, "Changed my mind")
         # Every request takes most of a second: the files are cancelled while their registrations are on their way.
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("Network.enable")
-        cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 800, "downloadThroughput": 4_000_000, "uploadThroughput": 300_000})
+        _slow_network(page, latency=800)
         cancels = []
         page.on("response", lambda response: cancels.append(response) if response.url.endswith("/cancel/") else None)
         page.set_input_files("[data-file-input]", files)
@@ -461,10 +459,7 @@ def test_portal_pages_still_load_while_files_go_slowly_to_the_embedded_storage(l
     with chromium_page() as page:
         log_in(page, live_server, member)
         _open_session(page, live_server, project, "Slow line")
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("Network.enable")
-        cdp.send("Network.emulateNetworkConditions",
-                 {"offline": False, "latency": 40, "downloadThroughput": 4_000_000, "uploadThroughput": 40_000})
+        _slow_network(page, upload=40_000)
         page.set_input_files("[data-file-input]", files)
         page.wait_for_function(
             "() => [...window.portalUploads.records.values()].filter((r) => r.state === 'uploading').length >= 4"
