@@ -948,7 +948,8 @@ class UploadManager {
       run.ended = 0;
       title = `Sent ${sent.toLocaleString("en-US")} of ${(files - failed).toLocaleString("en-US")} file${files - failed === 1 ? "" : "s"}`;
       detail = `${formatSize(Math.round(bytesSent))} of ${formatSize(bytesTotal)}`;
-      if (rate > 0) detail += ` · ${formatSize(Math.round(rate))}/s · about ${formatDuration((bytesTotal - bytesSent) / rate)} left`;
+      if (!navigator.onLine) detail += " · no connection: the files go on when it is back";
+      else if (rate > 0) detail += ` · ${formatSize(Math.round(rate))}/s · about ${formatDuration((bytesTotal - bytesSent) / rate)} left`;
     } else {
       run.ended ||= now;
       title = `Sent ${sent.toLocaleString("en-US")} file${sent === 1 ? "" : "s"}`;
@@ -1263,6 +1264,10 @@ export function mountUploads() {
   // At once, not at the next paint: a page that arrives by boosted navigation has the header's count hidden.
   uploads.refreshIndicators();
 }
+
+// The transfer line says when the browser has lost its connection, and when it is back.
+window.addEventListener("offline", () => uploads.updateBadge());
+window.addEventListener("online", () => uploads.updateBadge());
 
 // A tab that goes away stops sending: the other tabs need not wait until it goes quiet.
 window.addEventListener("pagehide", () =>

@@ -499,3 +499,25 @@ def test_files_sent_while_the_portal_cannot_be_reached_are_reported_once_it_is_b
         assert alert.is_hidden()
         assert len(lost) == 2
     assert Asset.objects.filter(upload_session__view_name="Line dropped", status=Asset.Status.READY).count() == 6
+
+
+def test_the_transfer_line_says_when_the_connection_is_lost_and_the_files_go_on_when_it_is_back(
+    live_server, member, project, tmp_path
+):
+    files = _photos(tmp_path, 12)
+    with chromium_page() as page:
+        _start_slow_upload(page, live_server, member, project, "Offline a while", files)
+        page.wait_for_function("() => [...window.portalUploads.records.values()].some((r) => r.state === 'uploading' && r.progress > 0)")
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        line = page.locator("[data-transfer-detail]")
+        line.filter(has_text="no connection: the files go on when it is back").wait_for(timeout=10_000)
+        assert " left" not in line.inner_text()
+        page.wait_for_timeout(3000)
+        assert page.locator("#file-rows tr[data-status='upload_error']").count() == 0
+        _slow_network(page)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 12", timeout=120_000
+        )
+        assert "no connection" not in page.locator("[data-transfer]").inner_text()
+    assert Asset.objects.filter(upload_session__view_name="Offline a while", status=Asset.Status.READY).count() == 12
