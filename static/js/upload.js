@@ -227,7 +227,9 @@ class UploadManager {
     for (const record of this.records.values()) {
       const sent = record.state === "verifying";
       if (record.assetId && (sent || ACTIVE.has(record.state))) {
-        files.push([record.assetId, sent ? 1 : record.progress, `${record.session.id} ${record.sha256}`]);
+        // Progress, or -1 for a file still waiting for a connection.
+        const progress = sent ? 1 : record.state === "queued" ? -1 : record.progress;
+        files.push([record.assetId, progress, `${record.session.id} ${record.sha256}`]);
       }
       if (!isBusy(record)) continue;
       count += 1;
@@ -297,11 +299,16 @@ class UploadManager {
       }
       const [tab, progress] = sending.get(assetId);
       if (!row.dataset.otherTab) row.dataset.serverReason = row.cells[4].innerHTML;
-      row.dataset.otherTab = progress >= 1 ? "sent" : "sending";
+      const state = progress >= 1 ? "sent" : progress < 0 ? "waiting" : "sending";
+      row.dataset.otherTab = state;
       row.dataset.otherTabId = tab;
-      row.querySelector(".progress > span").style.transform = `scaleX(${progress})`;
-      row.querySelector(".progress").setAttribute("aria-valuenow", String(Math.round(progress * 100)));
-      row.cells[4].textContent = progress >= 1 ? "Sent from another tab; checking what storage received" : "Being sent from another tab";
+      row.querySelector(".progress > span").style.transform = `scaleX(${Math.max(progress, 0)})`;
+      row.querySelector(".progress").setAttribute("aria-valuenow", String(Math.round(Math.max(progress, 0) * 100)));
+      row.cells[4].textContent = {
+        sent: "Sent from another tab; checking what storage received",
+        waiting: "Waiting for a free connection in another tab",
+        sending: "Being sent from another tab",
+      }[state];
       const remove = row.querySelector("[data-remove]");
       if (remove) remove.hidden = true;
     }

@@ -421,9 +421,10 @@ def test_a_second_tab_shows_the_files_the_first_is_sending_and_counts_them(live_
         second.on("pageerror", lambda error: errors.append(str(error)))
         second.goto(page.url)
 
-        # Its rows are not offered for removal or to be added again: they are moving, in the other tab.
-        moving = second.locator("#file-rows tr", has_text="Being sent from another tab")
-        moving.first.wait_for()
+        # Its rows are not offered for removal or to be added again: they are moving, or waiting their turn, in the
+        # other tab.
+        second.locator("#file-rows tr", has_text="Being sent from another tab").first.wait_for()
+        second.locator("#file-rows tr", has_text="Waiting for a free connection in another tab").first.wait_for()
         second.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-other-tab]').length === "
                                  "document.querySelectorAll('#file-rows tr[data-status=\"uploading\"]').length")
         assert second.locator("#file-rows [data-remove]:visible").count() == 0
