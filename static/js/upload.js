@@ -203,11 +203,13 @@ class UploadManager {
     // The files this tab is sending together, for the overall line: a new run starts when files are added to an idle tab.
     this.run = null;
     this.runs = 0;
-    // What the other tabs of this browser are sending: tab id -> { at, sessionUrl, count, files: Map(asset id -> progress) }.
+    // What the other tabs of this browser are sending: tab id -> { at, sessionUrl, count,
+    // files: Map(asset id -> progress, -1 while waiting for a connection), contents: Set("session sha256") }.
     this.tabId = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     this.otherTabs = new Map();
     this.doneTabs = new Set(); // tabs that finished sending: what they sent was reported to the portal
-    this.reporting = 0;
+    this.reporting = 0; // the interval of this tab's own reports, while it sends
+    this.checkingTabs = 0; // the timer that notices another tab going quiet
     this.showOtherTabsSoon = paintLater(() => this.showOtherTabs());
     if ("BroadcastChannel" in window) {
       this.channel = new BroadcastChannel("portal-uploads");
