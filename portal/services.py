@@ -8,8 +8,11 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core import signing
 from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from portal import login_throttle
 from portal.models import ApiKey
 
 _TOKEN_SALT = "portal.api.token.v1"
@@ -92,17 +95,21 @@ def _throttle_key(key: ApiKey, username: str) -> str:
     return f"api-login-failures:{key.key_hash[:24]}:{who}"
 
 
-def api_login(*, key: ApiKey, username: str, password: str) -> str:
+def api_login(*, key: ApiKey, username: str, password: str, request: HttpRequest) -> str:
     """Checks the user's password and that `key` is theirs; returns a bearer token.
 
     Failed attempts are counted per key and username; after API_LOGIN_MAX_FAILURES within
     API_LOGIN_LOCKOUT_SECONDS the pair is locked out until that window ends (LoginThrottled).
+    They also count towards the web login's lock of the username and address (django-axes), which refuses too.
     """
     counter = _throttle_key(key, username)
     locked_until = cache.get(f"{counter}:until")
     if locked_until is not None and locked_until > time.time():
         raise LoginThrottled(max(1, math.ceil(locked_until - time.time())))
-    user = authenticate(username=username, password=password)
+    user = authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        ends = login_throttle.login_lockout_ends(request)
+        raise LoginThrottled(max(1, math.ceil((ends - timezone.now()).total_seconds())))
     if user is None or user.pk != key.user_id:
         _count_failure(counter)
         raise LoginRefused("Wrong username or password.")

@@ -8,6 +8,7 @@ PORTAL_ENV=production the embedded defaults are refused. `.env.example` lists ev
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "portal",
     "projects",
     "assets",
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a login it refused into the lock-out page (docs/SECURITY.md).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -298,6 +302,33 @@ LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=600)
 # How long an invitation to join an organization stays valid.
 INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 14, minimum=1)
+
+# Web and admin logins (django-axes, counts in the database so every web process shares them; docs/SECURITY.md):
+# LOGIN_MAX_FAILURES wrong passwords for one username, or LOGIN_MAX_FAILURES_PER_IP from one address (higher: an
+# office shares one), each less than LOGIN_LOCKOUT_SECONDS after the one before, pause logging in for
+# LOGIN_LOCKOUT_SECONDS after the last; the right password is refused meanwhile.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 20, minimum=1)
+LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 100, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# Proxies in front of the portal that append to X-Forwarded-For: the client's address is the one the outermost of
+# them saw. 0 = REMOTE_ADDR only (a client can write X-Forwarded-For itself); 1 by default behind SECURE_PROXY_SSL.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("SECURE_PROXY_SSL", False) else 0, minimum=0)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "portal.login_throttle.LoginThrottleHandler"
+AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+# Tries during a lock-out do not extend it, so the page can say when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "portal.login_throttle.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "portal.login_throttle.lockout_response"
+# Only failures are kept (a row per username and address); successful logins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
+# Password-reset emails: at most PASSWORD_RESET_EMAILS_PER_ADDRESS requests for one address and
+# PASSWORD_RESET_REQUESTS_PER_IP from one address per PASSWORD_RESET_THROTTLE_SECONDS (counted in the cache).
+PASSWORD_RESET_EMAILS_PER_ADDRESS = env_int("PASSWORD_RESET_EMAILS_PER_ADDRESS", 3, minimum=1)
+PASSWORD_RESET_REQUESTS_PER_IP = env_int("PASSWORD_RESET_REQUESTS_PER_IP", 20, minimum=1)
+PASSWORD_RESET_THROTTLE_SECONDS = env_int("PASSWORD_RESET_THROTTLE_SECONDS", 3600, minimum=60)
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)

@@ -1,6 +1,8 @@
 """Shared fixtures: one organization with an owner (admin), manager, member (uploader) and viewer,
 and an outsider who belongs to another organization with a project of its own."""
 
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -109,6 +111,13 @@ def viewer_client(viewer):
 @pytest.fixture
 def outsider_client(outsider):
     return _client_for(outsider)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys(settings):
+    """Counts kept in the cache (password-reset and API login throttles) start at zero in every test, whatever the backend."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()}
 
 
 @pytest.fixture(autouse=True)

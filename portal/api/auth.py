@@ -41,7 +41,9 @@ def login(request: HttpRequest, payload: LoginIn):
     valid for `expires_in` seconds. Repeated failures with one key for one username are locked out for a while
     (429 with `Retry-After`)."""
     try:
-        token = services.api_login(key=request.auth, username=payload.username, password=payload.password)
+        token = services.api_login(
+            key=request.auth, username=payload.username, password=payload.password, request=request
+        )
     except services.LoginThrottled as throttled:
         raise _TooManyLogins(throttled.retry_after) from None
     except services.LoginRefused as refused:
