@@ -30,12 +30,15 @@ document.addEventListener("keydown", (event) => {
     menu.querySelector("summary").focus();
   }
 });
-// A closed menu drops what it showed: opened again, it says it is loading rather than show stale entries.
+// An opened menu loads its entries (its panel's hx-trigger="menu-opened": a trigger filter would need eval, which
+// the CSP refuses). A closed one drops them: opened again, it says it is loading rather than show stale entries.
 document.addEventListener(
   "toggle",
   (event) => {
-    const panel = !event.target.open && event.target.matches?.("details.menu") && event.target.querySelector(".menu-panel");
-    if (panel) panel.innerHTML = '<div class="menu-empty">Loading…</div>';
+    const panel = event.target.matches?.("details.menu") && event.target.querySelector(".menu-panel");
+    if (!panel) return;
+    if (event.target.open) htmx.trigger(panel, "menu-opened");
+    else panel.innerHTML = '<div class="menu-empty">Loading…</div>';
   },
   true,
 );

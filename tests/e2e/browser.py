@@ -22,12 +22,41 @@ skip_without_chromium = pytest.mark.skipif(
 )
 
 
+# Every Content-Security-Policy violation in a document is logged, so the test that caused it fails.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} refused ${event.blockedURI || "inline"} at ${event.sourceFile}:${event.lineNumber} ${event.sample}`);
+});
+"""
+
+
+def _violation(text: str) -> bool:
+    # Chromium's own report ("Refused to ... violates the following Content Security Policy directive") also covers workers.
+    return text.startswith("CSP violation:") or "Content Security Policy" in text
+
+
+def launch_watched(playwright, violations: list[str]):
+    """Chromium whose every context, including those a test opens for a second person, records CSP violations."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    new_context = browser.new_context
+
+    def watched_context(**options):
+        context = new_context(**options)
+        context.add_init_script(_REPORT_VIOLATIONS)
+        context.on("console", lambda message: violations.append(message.text) if _violation(message.text) else None)
+        return context
+
+    browser.new_context = watched_context
+    return browser
+
+
 @contextmanager
 def chromium_page(viewport=(1360, 900)):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        violations: list[str] = []
+        browser = launch_watched(playwright, violations)
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             context.set_default_timeout(30_000)
@@ -36,6 +65,7 @@ def chromium_page(viewport=(1360, 900)):
             page.on("pageerror", lambda error: errors.append(str(error)))
             yield page
             assert not errors, f"JavaScript errors on the page: {errors}"
+            assert not violations, f"Content-Security-Policy violations: {violations}"
         finally:
             browser.close()
             # Connections opened while Playwright's loop ran live in that loop's context: close them here.

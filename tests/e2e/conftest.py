@@ -7,11 +7,12 @@ import pytest
 from django.db import connections
 from django.conf import settings
 
+from tests.e2e.browser import launch_watched
+
 # Playwright's sync API runs an event loop in this thread; fixtures and tests still use the ORM synchronously.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM_PATH = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
@@ -24,7 +25,8 @@ def screens_dir() -> Path:
 
 @pytest.fixture
 def browser_page():
-    """A fresh Chromium page; the test fails if a script on the page threw or a static file did not load.
+    """A fresh Chromium page; the test fails if a script on the page threw, a static file did not load or the
+    Content-Security-Policy refused something.
 
     Request it after the fixtures that write to the database: ORM calls made while Playwright's
     event loop runs get a connection of their own that nobody closes.
@@ -34,7 +36,8 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, headless=True)
+        violations: list[str] = []
+        browser = launch_watched(playwright, violations)
         try:
             context = browser.new_context(viewport={"width": 1360, "height": 900})
             context.set_default_timeout(15_000)
@@ -51,6 +54,7 @@ def browser_page():
             yield page
             assert not script_errors, f"JavaScript errors on the page: {script_errors}"
             assert not broken_static, f"Static files that did not load: {broken_static}"
+            assert not violations, f"Content-Security-Policy violations: {violations}"
         finally:
             browser.close()
             # Connections the test opened while Playwright's loop ran live in that loop's context: close them here.
