@@ -50,6 +50,7 @@ class Asset(models.Model):
         Status.READY: frozenset(),
     }
     TERMINAL = frozenset({Status.READY, Status.UPLOAD_ERROR})
+    RETIRED_KEYS_KEPT = 20
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("projects.Organization", on_delete=models.CASCADE, related_name="assets")
@@ -66,6 +67,9 @@ class Asset(models.Model):
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.FILE)
     source_url = models.URLField(max_length=2048, blank=True)
     storage_key = models.CharField(max_length=512, blank=True)
+    # Keys earlier transfer attempts of this asset were signed for (newest last, at most RETIRED_KEYS_KEPT): a late
+    # transfer to one of them is deleted, and only such a key, never one a client merely names (docs/SECURITY.md).
+    retired_keys = models.JSONField(default=list, blank=True)
     # The S3 multipart upload of the current transfer attempt, when the file goes in parts.
     upload_id = models.CharField(max_length=1024, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
@@ -115,20 +119,37 @@ class Asset(models.Model):
         """A short-lived URL of the thumbnail (videos: the poster), or "" before processing made one."""
         from assets import storage
 
-        return storage.presign("get", self.thumbnail_key, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS)["url"] if self.thumbnail_key else ""
+        if not self.thumbnail_key:
+            return ""
+        # Thumbnails and posters are JPEGs the portal made itself.
+        return storage.presign(
+            "get", self.thumbnail_key, content_type="image/jpeg", inline=True, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS
+        )["url"]
+
+    @property
+    def verified_content_type(self) -> str:
+        """The content type verification read from the bytes; "" before (the declared one is only the uploader's word)."""
+        return self.content_type if self.status not in {self.Status.UPLOADING, self.Status.UPLOAD_ERROR} else ""
 
     def file_url(self, key: str = "") -> str:
-        """A short-lived URL that shows a stored file of the asset (default: the original)."""
+        """A short-lived URL of a stored file of the asset (default: the original). The original the uploader sent is
+        served as a download, with the type verification established (or application/octet-stream); the rendition the
+        portal made plays inline (docs/SECURITY.md). <img> and <video> show either."""
         from assets import storage
 
         key = key or self.storage_key
         filename = self.original_filename if key == self.storage_key else None
+        made_here = key == self.rendition_key
+        content_type = "video/mp4" if made_here else self.verified_content_type if key == self.storage_key else ""
         if self.source == self.Source.REFERENCE and key == self.storage_key:
             from uploads.integrations import reference_url
 
             # Imported by reference: the original stays in the customer's bucket and is signed through its integration.
             return reference_url(self, filename=filename)
-        return storage.presign("get", key, filename=filename, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS)["url"]
+        return storage.presign(
+            "get", key, filename=filename, content_type=content_type, inline=made_here,
+            expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS,
+        )["url"]
 
     @property
     def playback_url(self) -> str:
@@ -213,20 +234,40 @@ class Asset(models.Model):
             processing_token="",
         )
 
-    def restart_upload(self, **fields) -> bool:
-        """Retry: back to Uploading from Upload Error, usually with a fresh storage key."""
+    def _retiring(self) -> list[str]:
+        """The retired keys once the current key joins them."""
+        return [*(self.retired_keys or []), self.storage_key][-self.RETIRED_KEYS_KEPT:] if self.storage_key else list(self.retired_keys or [])
+
+    def restart_upload(self, *, storage_key: str = "", **fields) -> bool:
+        """Retry: back to Uploading from Upload Error, usually with a fresh storage key (then the old key is retired)."""
+        if storage_key:
+            fields |= {"storage_key": storage_key, "retired_keys": self._retiring()}
         return self.move(self.Status.UPLOADING, **fields)
 
     def rekey_upload(self, *, storage_key: str) -> bool:
-        """A file still Uploading is sent again under a fresh key (the transfer under the old one was abandoned).
-        Guarded on Uploading: a file whose bytes arrived meanwhile keeps them."""
+        """A file still Uploading is sent again under a fresh key (the transfer under the old one was abandoned), and
+        the old key is retired. Guarded on Uploading and on the old key: a file whose bytes arrived meanwhile keeps
+        them, and of two rekeys at once only one takes effect."""
         now = timezone.now()
-        changed = Asset.objects.filter(pk=self.pk, status=self.Status.UPLOADING).update(
-            storage_key=storage_key, upload_id="", updated_at=now
+        retired = self._retiring()
+        changed = Asset.objects.filter(pk=self.pk, status=self.Status.UPLOADING, storage_key=self.storage_key).update(
+            storage_key=storage_key, upload_id="", retired_keys=retired, updated_at=now
         )
         if changed:
-            self.storage_key, self.upload_id, self.updated_at = storage_key, "", now
+            self.storage_key, self.upload_id, self.retired_keys, self.updated_at = storage_key, "", retired, now
         return bool(changed)
+
+    def record_upload_id(self, upload_id: str) -> bool:
+        """Records the multipart upload of the current transfer attempt, once; True when `upload_id` is the recorded
+        one (now or before). Parts and the completion are signed for that upload only (docs/SECURITY.md)."""
+        if self.upload_id:
+            return self.upload_id == upload_id
+        recorded = Asset.objects.filter(
+            pk=self.pk, status=self.Status.UPLOADING, storage_key=self.storage_key, upload_id=""
+        ).update(upload_id=upload_id)
+        if recorded:
+            self.upload_id = upload_id
+        return bool(recorded)
 
 
 _STATUS_LABELS: dict[str, str] = dict(Asset.Status.choices)

@@ -53,6 +53,7 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
     session takes; otherwise to Upload Error with the reason (deleting a wrong object). Queues the
     processing of an uploaded file. Returns whether the asset is now Uploaded. `stored` is what
     storage.inspect() said of its object, when the caller read it already (a batch reads side by side).
+    A verified file is sealed: moved to a fresh key no transfer URL was signed for (storage.seal).
     """
     if asset.status != Asset.Status.UPLOADING:
         return False
@@ -83,7 +84,15 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
     if problem:
         _fail(asset, problem, discard=True)
         return False
-    if not asset.move(Asset.Status.UPLOADED, content_type=identified.mime, size=size):
+    # Sealed under a key no URL was signed for: a signed PUT sent again can no longer replace what was verified.
+    sent_to = asset.storage_key
+    sealed = storage.seal(sent_to, size=size)
+    if sealed is None:
+        return False  # another run verified (and sealed) this file meanwhile
+    if not asset.move(
+        Asset.Status.UPLOADED, only_if={"storage_key": sent_to}, content_type=identified.mime, size=size, storage_key=sealed
+    ):
+        storage.delete(sealed)
         return False
     transaction.on_commit(lambda: _queue_processing(asset))
     return True

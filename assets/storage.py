@@ -27,7 +27,10 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage, storages
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
+
+from assets import content
 
 OPERATIONS = ("put", "create_multipart", "upload_part", "complete_multipart", "abort_multipart", "list_parts", "get")
 _HTTP_METHOD = {
@@ -68,14 +71,62 @@ def sha256_hex_to_base64(sha256_hex: str) -> str:
     return base64.b64encode(binascii.unhexlify(sha256_hex)).decode()
 
 
+class UnsafeKey(ValueError):
+    """A key the portal would never issue: it climbs (`..`), is absolute, or holds a backslash, NUL or control character."""
+
+
+def checked_key(key: str) -> str:
+    """`key` when it is a plain relative object key, else UnsafeKey. Every storage operation checks its key with this,
+    whoever asks, so a key from a browser or a script can never reach outside the object it names (docs/SECURITY.md)."""
+    if (
+        not isinstance(key, str)
+        or not key
+        or len(key) > 1024
+        or key.startswith("/")
+        or any(character in key for character in "\\\x00")
+        or any(ord(character) < 32 or ord(character) == 127 for character in key)
+        or any(segment in {"", ".", ".."} for segment in key.split("/"))
+    ):
+        raise UnsafeKey(f"The object key {key[:80]!r} is not one the portal issues." if isinstance(key, str) else "Not an object key.")
+    return key
+
+
 def key_prefix(*, organization_id, asset_id) -> str:
     """Where every object key of one asset starts."""
     return f"assets/{organization_id}/{asset_id}/"
 
 
+def key_belongs_to(key, *, organization_id, asset_id) -> bool:
+    """Whether `key` is a safe key under the asset's own prefix (after the checks of checked_key, no `..` can climb out)."""
+    try:
+        checked_key(key)
+    except UnsafeKey:
+        return False
+    return key.startswith(key_prefix(organization_id=organization_id, asset_id=asset_id))
+
+
 def new_key(*, organization_id, asset_id, extension: str = "") -> str:
-    """A fresh object key for one transfer attempt: a retry never reuses a key (see DESIGN.md §8)."""
+    """A fresh object key for one transfer attempt: a retry never reuses a key (docs/ARCHITECTURE.md)."""
     return f"{key_prefix(organization_id=organization_id, asset_id=asset_id)}{secrets.token_hex(8)}{extension}"
+
+
+def sibling_key(key: str) -> str:
+    """A fresh key beside `key`, with the same extension: where a verified file is sealed (see seal)."""
+    folder, _, name = checked_key(key).rpartition("/")
+    extension = name[name.index("."):] if "." in name else ""
+    return f"{folder}/{secrets.token_hex(8)}{extension}"
+
+
+# Content types a stored file may be shown as, inline, in a browser: verified images and videos (never SVG or HTML,
+# which run script). Anything else is served as application/octet-stream, as a download (docs/SECURITY.md).
+INLINE_TYPES = frozenset(content.IMAGE_MIME_FORMATS) | frozenset(content.VIDEO_MIMES)
+NEUTRAL_TYPE = "application/octet-stream"
+
+
+def served_type(content_type: str | None) -> str:
+    """The Content-Type a stored file is served or stored with: an image or video type the portal knows, else neutral."""
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    return content_type if content_type in INLINE_TYPES else NEUTRAL_TYPE
 
 
 def presign(
@@ -89,32 +140,44 @@ def presign(
     part_number: int | None = None,
     filename: str | None = None,
     expires: int | None = None,
+    plain: bool = False,
+    inline: bool = False,
 ) -> Transfer:
     """Signs one request on one object key; the URL expires after `expires` seconds.
 
-    For a single PUT, `size` (Content-Length) and `sha256` (x-amz-checksum-sha256) are part of the
-    signature when given, so the store refuses other bytes. The returned headers are the ones the
-    client must send as signed.
+    For a single PUT, `size` (Content-Length), `sha256` (x-amz-checksum-sha256) and a Content-Type the portal
+    allows (served_type) are part of the signature, so the store refuses other bytes; an `upload_part` binds its
+    `size` the same way. A `plain` PUT needs no header from the client (`curl --upload-file`): it binds the length,
+    and the sha256 only where the store checks it without a header (the embedded endpoint). For a `get`,
+    `content_type` is what verification established: the response carries it (or application/octet-stream), as a
+    download unless `inline` is asked for an image or video type. The returned headers are the ones the client sends.
     """
     if operation not in OPERATIONS:
         raise ValueError(f"Unknown storage operation {operation!r}")
+    checked_key(key)
     expires = expires or settings.UPLOAD_URL_EXPIRY_SECONDS
     headers: dict[str, str] = {}
-    if operation == "put":
-        if content_type:
-            headers["Content-Type"] = content_type
+    if operation == "put" and not plain:
+        headers["Content-Type"] = served_type(content_type)
         if sha256:
             headers["x-amz-checksum-sha256"] = sha256_hex_to_base64(sha256)
     if is_s3():
-        url = _s3_presign(operation, key, size=size, headers=headers, upload_id=upload_id,
-                          part_number=part_number, filename=filename, expires=expires)
+        url = _s3_presign(operation, key, size=size, headers=headers, upload_id=upload_id, part_number=part_number,
+                          filename=filename, content_type=content_type, inline=inline, expires=expires)
     else:
-        url = _local_presign(operation, key, size=size, sha256=sha256, upload_id=upload_id,
-                             part_number=part_number, filename=filename, expires=expires)
+        url = _local_presign(operation, key, size=size, sha256=sha256, upload_id=upload_id, part_number=part_number,
+                             filename=filename, content_type=content_type, inline=inline, expires=expires)
     return {"url": url, "method": _HTTP_METHOD[operation], "headers": headers}
 
 
-def _s3_presign(operation, key, *, size, headers, upload_id, part_number, filename, expires) -> str:
+def response_headers(content_type: str | None, filename: str | None, *, inline: bool) -> tuple[str, str]:
+    """The Content-Type and Content-Disposition a stored file is served with: inline only when asked for an image or
+    video type, as a download otherwise."""
+    served = served_type(content_type)
+    return served, content_disposition_header(not (inline and served in INLINE_TYPES), filename or "file")
+
+
+def _s3_presign(operation, key, *, size, headers, upload_id, part_number, filename, content_type, inline, expires) -> str:
     if operation == "put":
         return _s3_presign_put(key, size=size, headers=headers, expires=expires)
     client, bucket = _s3()
@@ -124,6 +187,8 @@ def _s3_presign(operation, key, *, size, headers, upload_id, part_number, filena
     elif operation == "upload_part":
         client_method = "upload_part"
         params |= {"UploadId": upload_id, "PartNumber": part_number}
+        if size is not None:
+            params["ContentLength"] = size  # signed: the store refuses a part of another length
     elif operation == "complete_multipart":
         client_method = "complete_multipart_upload"
         params["UploadId"] = upload_id
@@ -135,8 +200,9 @@ def _s3_presign(operation, key, *, size, headers, upload_id, part_number, filena
         params["UploadId"] = upload_id
     else:
         client_method = "get_object"
-        if filename:
-            params["ResponseContentDisposition"] = _content_disposition(filename)
+        params["ResponseContentType"], params["ResponseContentDisposition"] = response_headers(
+            content_type, filename or key.rpartition("/")[2], inline=inline
+        )
     return client.generate_presigned_url(client_method, Params=params, ExpiresIn=expires)
 
 
@@ -233,19 +299,15 @@ def _s3_presign_put(key: str, *, size, headers, expires) -> str:
     return f"{target.origin}{path}?{parameters}&X-Amz-Signature={signature}"
 
 
-def _content_disposition(filename: str) -> str:
-    return f"inline; filename*=UTF-8''{quote(filename)}"
-
-
 # --- the embedded endpoint's signatures -------------------------------------------------------
 
 def _canonical(operation: str, key: str, fields: dict[str, str]) -> str:
     return "\n".join([operation, key, *(f"{name}={fields[name]}" for name in sorted(fields))])
 
 
-def _local_presign(operation, key, *, size, sha256, upload_id, part_number, filename, expires) -> str:
+def _local_presign(operation, key, *, size, sha256, upload_id, part_number, filename, content_type, inline, expires) -> str:
     fields = {"op": operation, "expires": str(int(time.time()) + expires)}
-    if size is not None and operation == "put":
+    if size is not None and operation in {"put", "upload_part"}:
         fields["size"] = str(size)
     if sha256 and operation == "put":
         fields["sha256"] = sha256
@@ -255,6 +317,10 @@ def _local_presign(operation, key, *, size, sha256, upload_id, part_number, file
         fields["partNumber"] = str(part_number)
     if filename and operation == "get":
         fields["filename"] = filename
+    if operation == "get":
+        fields["type"] = served_type(content_type)
+        if inline:
+            fields["inline"] = "1"
     signature = signing.Signer(salt=_SIGNER_SALT).signature(_canonical(operation, key, fields))
     # Relative: the browser stays on the origin it is on; the API makes it absolute for scripts.
     return f"{reverse('storage:object', kwargs={'key': key})}?{urlencode({**fields, 'signature': signature})}"
@@ -286,6 +352,7 @@ def verify_local_signature(key: str, query: dict[str, str]) -> dict[str, str]:
 
 def stored_size(key: str) -> int | None:
     """The size of the stored object, or None when nothing is stored under `key`."""
+    checked_key(key)
     if is_s3():
         client, bucket = _s3()
         try:
@@ -320,6 +387,8 @@ def inspect_many(keys: list[str], length: int = 8192, *, return_exceptions: bool
     still get theirs (one object the store will not show does not hold up its neighbours).
     """
     global _inspecting
+    for key in keys:
+        checked_key(key)
     if is_s3():
         client, bucket = _s3()  # boto3 clients are thread-safe; django-storages keeps one per thread
 
@@ -347,6 +416,7 @@ def inspect_many(keys: list[str], length: int = 8192, *, return_exceptions: bool
 
 def inspect(key: str, length: int = 8192) -> tuple[int, bytes] | None:
     """The size and first bytes of a stored object in one request, or None when nothing is stored under `key`."""
+    checked_key(key)
     if is_s3():
         return _s3_inspect(*_s3(), key, length)
     try:
@@ -373,6 +443,7 @@ def _s3_inspect(client, bucket: str, key: str, length: int) -> tuple[int, bytes]
 
 def write(key: str, fileobj) -> str:
     """Stores `fileobj` under exactly `key`, replacing what was there (derived files have fixed keys)."""
+    checked_key(key)
     if is_s3():
         client, bucket = _s3()
         client.upload_fileobj(fileobj, bucket, key)
@@ -393,6 +464,7 @@ def write_stream(key: str, stream) -> None:
     upload whose stream fails is aborted). Embedded: a temporary file renamed into place. Either way
     nothing is left under `key` when reading the stream fails.
     """
+    checked_key(key)
     if is_s3():
         from boto3.s3.transfer import TransferConfig
 
@@ -417,13 +489,44 @@ def write_stream(key: str, stream) -> None:
 
 
 def delete(key: str) -> None:
+    """Deletes the object under `key` (nothing happens when there is none)."""
     if key:
-        default_storage.delete(key)
+        default_storage.delete(checked_key(key))
+
+
+def seal(key: str, *, size: int) -> str | None:
+    """Moves a verified file from the key its transfer was signed for to a fresh key beside it, that no URL was ever
+    signed for, and returns that key (None when nothing is stored under `key` any more: another run sealed it).
+
+    A signed PUT stays valid until it expires; after this, sending it again only writes to a key no asset has, which
+    changes nothing the portal shows or processes (docs/SECURITY.md). S3: a server-side copy, then a delete.
+    """
+    sealed = sibling_key(key)
+    if is_s3():
+        client, bucket = _s3()
+        source = {"Bucket": bucket, "Key": key}
+        try:
+            if size < 5 * 1024**3:  # one CopyObject takes at most 5 GiB; above, boto3 copies in parts
+                client.copy_object(CopySource=source, Bucket=bucket, Key=sealed)
+            else:
+                client.copy(source, bucket, sealed)
+        except client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        client.delete_object(Bucket=bucket, Key=key)
+        return sealed
+    try:
+        os.replace(default_storage.path(key), default_storage.path(sealed))
+    except FileNotFoundError:
+        return None
+    return sealed
 
 
 def discard(key: str, *, in_parts: bool = False) -> None:
     """Deletes what an abandoned transfer left under `key`: the object, and with `in_parts` the multipart uploads
     still open for it (a browser starts its own, so the portal does not know their ids)."""
+    checked_key(key)
     delete(key)
     if in_parts:
         multipart_abort_all(key)
@@ -431,7 +534,7 @@ def discard(key: str, *, in_parts: bool = False) -> None:
 
 def local_path(key: str):
     """The file of an object in the embedded storage (never used with S3)."""
-    return default_storage.path(key)
+    return default_storage.path(checked_key(key))
 
 
 # --- multipart uploads driven by the portal (the public API: the client only PUTs the parts) ---------
@@ -442,6 +545,7 @@ def _no_such_upload(error) -> bool:
 
 def multipart_start(key: str) -> str:
     """Starts a multipart upload of `key`; returns its upload id (parts are then signed with presign)."""
+    checked_key(key)
     if is_s3():
         client, bucket = _s3()
         return client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -465,6 +569,7 @@ def _s3_parts(key: str, upload_id: str) -> list[dict] | None:
 
 def multipart_part_numbers(key: str, upload_id: str) -> list[int] | None:
     """The numbers of the parts that arrived, or None when the upload is unknown (completed or aborted)."""
+    checked_key(key)
     if is_s3():
         parts = _s3_parts(key, upload_id)
         return None if parts is None else [part["PartNumber"] for part in parts]
@@ -476,6 +581,7 @@ def multipart_part_numbers(key: str, upload_id: str) -> list[int] | None:
 
 def multipart_complete(key: str, upload_id: str) -> bool:
     """Joins every part that arrived, in order, into the object; False when the upload is unknown or empty."""
+    checked_key(key)
     if not is_s3():
         from assets import storage_views
 
@@ -500,6 +606,7 @@ def multipart_complete(key: str, upload_id: str) -> bool:
 
 def multipart_abort_all(key: str) -> None:
     """Drops every multipart upload in progress for `key`, whoever started it."""
+    checked_key(key)
     if not is_s3():
         from assets import storage_views
 
@@ -516,6 +623,7 @@ def multipart_abort(key: str, upload_id: str) -> None:
     """Drops a multipart upload and the parts it holds (nothing happens when it is already gone)."""
     if not upload_id:
         return
+    checked_key(key)
     if not is_s3():
         from assets import storage_views
 

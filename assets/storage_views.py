@@ -3,6 +3,11 @@
 Only used when no S3 bucket is configured. Every request carries a signature from `assets.storage.presign`
 bound to one object key, one operation and an expiry; bodies are streamed to disk in chunks, never held
 in memory, and a single PUT is refused unless its length and sha256 match what was signed.
+
+A signature alone does not let anyone write (docs/SECURITY.md): a PUT, a multipart start, a part or a completion
+is taken only for a file that is still Uploading under exactly this key, and a part or a completion only for the
+multipart upload recorded on that file. Whatever is served goes out as the type verification established (or
+application/octet-stream), as a download unless it is an image or video, with nosniff and a sandbox CSP.
 """
 
 import base64
@@ -16,11 +21,13 @@ from pathlib import Path
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from assets import storage
+from assets.models import Asset
 
 _CHUNK = 1024 * 1024
 _MAX_COMPLETE_BODY = 1024 * 1024
@@ -46,10 +53,16 @@ def _multipart_dir(upload_id: str) -> Path:
     return _root() / ".multipart" / upload_id
 
 
+def _declared_length(request: HttpRequest) -> int | None:
+    """The body's Content-Length, or None when it is missing or not a whole number."""
+    value = request.META.get("CONTENT_LENGTH") or ""
+    return int(value) if value.isdigit() else None
+
+
 def _stream_to(request: HttpRequest, target: Path, *, limit: int | None) -> tuple[int, "hashlib._Hash", "hashlib._Hash"]:
     """Copies the request body to `target` in chunks; returns its length, md5 and sha256."""
     md5, sha256, length = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    declared = _declared_length(request) or 0
     with open(target, "wb") as out:
         while length < declared:
             chunk = request.read(min(_CHUNK, declared - length))
@@ -66,15 +79,36 @@ def _stream_to(request: HttpRequest, target: Path, *, limit: int | None) -> tupl
 
 @csrf_exempt
 def storage_object(request: HttpRequest, key: str) -> HttpResponse:
+    response = _answer(request, key)
+    # Stored bytes are the uploaders': never let a browser sniff them into HTML or run them with the portal's origin.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+def _answer(request: HttpRequest, key: str) -> HttpResponse:
+    try:
+        storage.checked_key(key)
+    except storage.UnsafeKey as error:
+        return _error(400, "InvalidObjectName", str(error))
     try:
         fields = storage.verify_local_signature(key, request.GET.dict())
     except storage.SignatureError as error:
         return _error(403, "AccessDenied", str(error))
     operation = fields["op"]
-    if request.method == "PUT" and not request.META.get("CONTENT_LENGTH"):
+    if request.method == "PUT" and _declared_length(request) is None:
         return _error(411, "MissingContentLength", "Send the body with a Content-Length header.")
     if request.method != storage._HTTP_METHOD[operation]:
         return _error(405, "MethodNotAllowed", f"This URL was signed for {storage._HTTP_METHOD[operation]}, not {request.method}.")
+    if operation in _WRITES:
+        asset = Asset.objects.filter(storage_key=key, status=Asset.Status.UPLOADING).only("pk", "upload_id").first()
+        if asset is None:
+            return _error(
+                403, "AccessDenied",
+                "No file is uploading to this key any more (it arrived, failed, was retried or removed): "
+                "ask the portal for a fresh URL.",
+            )
+        fields = {**fields, "asset": asset}
     handler = {
         "put": _put_object,
         "create_multipart": _create_multipart,
@@ -87,10 +121,23 @@ def storage_object(request: HttpRequest, key: str) -> HttpResponse:
     return handler(request, key, fields)
 
 
-def _put_object(request: HttpRequest, key: str, fields: dict[str, str]) -> HttpResponse:
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+# Operations that write: taken only for a file still Uploading under exactly this key.
+_WRITES = frozenset({"put", "create_multipart", "upload_part", "complete_multipart"})
+
+
+def _length_problem(declared: int, fields: dict) -> HttpResponse | None:
+    """A body of the wrong length: other than the signed size, or over the largest file when no size was signed."""
     if "size" in fields and declared != int(fields["size"]):
         return _error(400, "BadRequest", f"The body is {declared} bytes but the URL was signed for {fields['size']} bytes.")
+    if "size" not in fields and declared > settings.UPLOAD_MAX_FILE_SIZE:
+        return _error(400, "EntityTooLarge", f"The body is {declared} bytes; the largest file the portal takes is {settings.UPLOAD_MAX_FILE_SIZE} bytes.")
+    return None
+
+
+def _put_object(request: HttpRequest, key: str, fields: dict[str, str]) -> HttpResponse:
+    declared = _declared_length(request)
+    if problem := _length_problem(declared, fields):
+        return problem
     target = Path(default_storage.path(key))
     target.parent.mkdir(parents=True, exist_ok=True)
     incoming = _root() / ".incoming"
@@ -115,8 +162,15 @@ def _put_object(request: HttpRequest, key: str, fields: dict[str, str]) -> HttpR
     return response
 
 
-def _create_multipart(request: HttpRequest, key: str, fields: dict[str, str]) -> HttpResponse:
+def _create_multipart(request: HttpRequest, key: str, fields: dict) -> HttpResponse:
+    asset = fields["asset"]
+    if asset.upload_id:
+        return _error(409, "OperationAborted", "A multipart upload was already started for this file: go on with that one.")
     upload_id = local_multipart_start(key)
+    # Recorded on the file, once: parts and the completion are then taken for this upload only.
+    if not Asset.objects.filter(pk=asset.pk, status=Asset.Status.UPLOADING, storage_key=key, upload_id="").update(upload_id=upload_id):
+        local_multipart_abort(key, upload_id)
+        return _error(409, "OperationAborted", "A multipart upload was already started for this file: go on with that one.")
     return _xml(
         "<InitiateMultipartUploadResult><Bucket>local</Bucket>"
         f"<Key>{escape(key)}</Key><UploadId>{upload_id}</UploadId></InitiateMultipartUploadResult>"
@@ -135,16 +189,29 @@ def _no_upload() -> HttpResponse:
     return _error(404, "NoSuchUpload", "There is no multipart upload with that id for this object; it may have been completed or aborted.")
 
 
+def _not_recorded(fields: dict) -> HttpResponse | None:
+    """Parts and completions are taken only for the multipart upload the portal recorded on the file."""
+    if fields["uploadId"] != fields["asset"].upload_id:
+        return _error(403, "AccessDenied", "This multipart upload is not the one the portal recorded for this file.")
+    return None
+
+
 def _upload_part(request: HttpRequest, key: str, fields: dict[str, str]) -> HttpResponse:
     folder = _open_upload(key, fields)
     if folder is None:
         return _no_upload()
-    part_number = int(fields["partNumber"])
+    if refused := _not_recorded(fields):
+        return refused
+    part_number = int(fields["partNumber"]) if fields.get("partNumber", "").isdigit() else 0
     if not 1 <= part_number <= 10000:
         return _error(400, "InvalidArgument", "Part numbers go from 1 to 10,000.")
+    declared = _declared_length(request)
+    if "size" not in fields and declared > settings.UPLOAD_PART_SIZE:
+        return _error(400, "EntityTooLarge", f"A part is at most {settings.UPLOAD_PART_SIZE} bytes; this one is {declared}.")
+    if problem := _length_problem(declared, fields):
+        return problem
     temporary = folder / f"{part_number}.incoming"
-    length, md5, _ = _stream_to(request, temporary, limit=None)
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    length, md5, _ = _stream_to(request, temporary, limit=declared)
     if length != declared:
         temporary.unlink(missing_ok=True)
         return _error(400, "IncompleteBody", f"The part ended after {length} of {declared} bytes.")
@@ -167,7 +234,9 @@ def _complete_multipart(request: HttpRequest, key: str, fields: dict[str, str]) 
     folder = _open_upload(key, fields)
     if folder is None:
         return _no_upload()
-    if int(request.META.get("CONTENT_LENGTH") or 0) > _MAX_COMPLETE_BODY:
+    if refused := _not_recorded(fields):
+        return refused
+    if (_declared_length(request) or 0) > _MAX_COMPLETE_BODY:
         return _error(400, "MalformedXML", "The list of parts is too long.")
     try:
         document = ElementTree.fromstring(request.body)
@@ -177,7 +246,10 @@ def _complete_multipart(request: HttpRequest, key: str, fields: dict[str, str]) 
     for element in document.iter():
         if element.tag.rsplit("}", 1)[-1] == "Part":
             values = {child.tag.rsplit("}", 1)[-1]: (child.text or "").strip() for child in element}
-            requested.append((int(values.get("PartNumber", "0")), values.get("ETag", "").strip('"')))
+            number = values.get("PartNumber", "")
+            if not number.isdigit():
+                return _error(400, "InvalidArgument", f"PartNumber {number[:20]!r} is not a whole number: list each part as the store answered it.")
+            requested.append((int(number), values.get("ETag", "").strip('"')))
     stored = {number: etag for number, etag, _ in _parts(folder)}
     if not requested or [n for n, _ in requested] != sorted({n for n, _ in requested}):
         return _error(400, "InvalidPartOrder", "Parts must be listed once each, in ascending order.")
@@ -273,4 +345,10 @@ def _get_object(request: HttpRequest, key: str, fields: dict[str, str]) -> HttpR
         handle = default_storage.open(key, "rb")
     except FileNotFoundError:
         return _error(404, "NoSuchKey", "Nothing is stored under this key.")
-    return FileResponse(handle, as_attachment=False, filename=fields.get("filename") or Path(key).name)
+    # Never the type the file's name suggests: the one verification established and the portal signed, or neutral.
+    content_type, disposition = storage.response_headers(
+        fields.get("type"), fields.get("filename") or Path(key).name, inline=fields.get("inline") == "1"
+    )
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = disposition
+    return response

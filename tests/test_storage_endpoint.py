@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from assets import storage
+from assets.models import Asset
 
 KEY = "assets/org/asset/3f2a9c.jpg"
 DATA = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
@@ -19,6 +20,22 @@ DATA = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 @pytest.fixture
 def media(settings) -> Path:
     return Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+
+
+@pytest.fixture(autouse=True)
+def uploading(db, organization):
+    """The files whose transfers these tests send: the endpoint takes writes only for a file still Uploading to its key."""
+    return {
+        key: Asset.objects.create(organization=organization, name=key, asset_type="image", storage_key=key)
+        for key in (KEY, "assets/org/other/file.jpg")
+    }
+
+
+def _signed_anyway(operation: str, key: str, **fields) -> str:
+    """A URL signed for a key presign() refuses to sign: what a forged or older signature would look like."""
+    options = {"size": None, "sha256": None, "upload_id": None, "part_number": None, "filename": None, "content_type": None,
+               "inline": False}
+    return storage._local_presign(operation, key, **(options | fields), expires=600)
 
 
 def _put_url(key: str = KEY, data: bytes = DATA, **overrides) -> str:
@@ -328,8 +345,10 @@ def climbing_key(request, tmp_path) -> str:
 
 def test_a_key_that_climbs_out_of_the_storage_location_stores_nothing_outside(client, media, tmp_path, climbing_key):
     data = b"root:x:0:0:root:/root:/bin/bash\n"
+    with pytest.raises(storage.UnsafeKey):
+        _put_url(key=climbing_key, data=data)
 
-    response = _put(client, _put_url(key=climbing_key, data=data), data=data)
+    response = _put(client, _signed_anyway("put", climbing_key, size=len(data)), data=data)
 
     assert response.status_code == 400
     assert not (tmp_path / "outside").exists()
@@ -337,11 +356,14 @@ def test_a_key_that_climbs_out_of_the_storage_location_stores_nothing_outside(cl
 
 
 def test_a_multipart_key_that_climbs_out_of_the_storage_location_stores_nothing_outside(client, media, tmp_path, climbing_key):
-    upload_id = _create(client, key=climbing_key)
-    etag = _upload_part(client, upload_id, 1, PART_1, key=climbing_key)["ETag"]
+    with pytest.raises(storage.UnsafeKey):
+        storage.multipart_start(climbing_key)
 
-    response = _complete(client, upload_id, [(1, etag)], key=climbing_key)
+    created = client.post(_signed_anyway("create_multipart", climbing_key))
+    part = client.generic("PUT", _signed_anyway("upload_part", climbing_key, upload_id="a" * 32, part_number=1), data=PART_1)
+    response = client.post(_signed_anyway("complete_multipart", climbing_key, upload_id="a" * 32), data=b"<x/>", content_type="application/xml")
 
+    assert (created.status_code, part.status_code) == (400, 400)
     assert response.status_code == 400
     assert not (tmp_path / "outside").exists()
 
@@ -350,7 +372,9 @@ def test_a_get_for_a_key_outside_the_storage_location_reads_nothing(client, medi
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "passwd").write_bytes(b"secret")
 
-    response = client.get(storage.presign("get", climbing_key)["url"])
+    with pytest.raises(storage.UnsafeKey):
+        storage.presign("get", climbing_key)
+    response = client.get(_signed_anyway("get", climbing_key))
 
     assert response.status_code == 400
     assert b"secret" not in b"".join(getattr(response, "streaming_content", [response.content]))

@@ -121,7 +121,7 @@ def test_a_file_sent_in_parts_becomes_uploaded(storage_backend, client, upload_s
     verify(upload_session, asset)
 
     assert asset.status == S.UPLOADED
-    assert storage.stored_size(key) == len(data)
+    assert storage.stored_size(asset.storage_key) == len(data)
 
 
 def test_verifying_twice_moves_a_file_once(storage_backend, client, upload_session, verify, queued_processing, django_capture_on_commit_callbacks):
@@ -317,6 +317,7 @@ def test_one_object_the_storage_will_not_show_does_not_hold_up_its_batch(
         sent[name] = _register(upload_session, name, data, "image/jpeg")
         _put(client, sent[name], data)
     shown, hidden = sent.values()
+    shown_key, hidden_key = shown.storage_key, hidden.storage_key
     asked = []
 
     def refuse_one(read):
@@ -337,7 +338,7 @@ def test_one_object_the_storage_will_not_show_does_not_hold_up_its_batch(
     assert (shown.status, shown.error_reason) == (S.UPLOADED, "")
     assert hidden.status == S.UPLOAD_ERROR and "AccessDenied (HTTP 403) on all 6 tries" in hidden.error_reason
     # The tries after the first asked only about the object still waiting.
-    assert asked.count(shown.storage_key) == 1 and asked.count(hidden.storage_key) == 6
+    assert asked.count(shown_key) == 1 and asked.count(hidden_key) == 6
 
 
 def test_a_finalized_session_whose_last_file_cannot_be_checked_still_completes(

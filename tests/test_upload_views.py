@@ -294,7 +294,8 @@ def test_sign_signs_a_put_for_the_files_current_key(member_client, upload_sessio
     assert (fields["op"], fields["size"], fields["sha256"]) == ("put", str(asset.size), asset.sha256)
 
 
-def test_sign_signs_the_multipart_steps_on_demand(member_client, upload_session):
+def test_sign_signs_the_multipart_steps_on_demand(member_client, upload_session, settings):
+    settings.UPLOAD_PART_SIZE = 300  # the 1,000-byte file goes in 4 parts
     [asset] = _register(upload_session, "a.jpg")
     url = _url("sign", upload_session)
 

@@ -68,8 +68,9 @@ class UploadSession(models.Model):
     # Room kept for drops still being registered part by part: {drop id: [files still to come, expiry (Unix time)]}.
     # Read and written only under the session row's lock (uploads.services.upload_session_register).
     drop_reservations = models.JSONField(default=dict, blank=True)
-    # Files taken out of the session lately (cancelled transfers): {asset id: Unix time}, so that other pages polling
-    # the session take their rows away too. Written only under the session row's lock (see record_removed).
+    # Files taken out of the session lately (cancelled transfers): {asset id: [Unix time, the object key it had]}, so that
+    # other pages polling the session take their rows away too, and a transfer landing late is deleted under exactly
+    # the key the portal had issued. Written only under the session row's lock (see record_removed).
     removed_files = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finalized_at = models.DateTimeField(null=True, blank=True)
@@ -109,24 +110,31 @@ class UploadSession(models.Model):
             self.status, self.finalized_at = self.Status.FINALIZED, now
         return bool(done)
 
-    def record_removed(self, asset_ids) -> None:
-        """Remembers files taken out of the session, for the pages polling it, and forgets those removed more than
-        REMOVED_FILES_KEPT_SECONDS ago. Call it with the session row locked."""
+    def record_removed(self, asset_ids, *, keys: dict | None = None) -> None:
+        """Remembers files taken out of the session, for the pages polling it, with the object key each had (`keys`:
+        {asset id: key}), and forgets those removed more than REMOVED_FILES_KEPT_SECONDS ago. Call it with the session
+        row locked."""
         now = time.time()
+        keys = {str(asset_id): key for asset_id, key in (keys or {}).items()}
         recent = {
-            asset_id: at for asset_id, at in (self.removed_files or {}).items()
-            if isinstance(at, (int, float)) and at > now - self.REMOVED_FILES_KEPT_SECONDS
+            asset_id: entry for asset_id, entry in (self.removed_files or {}).items()
+            if _removed_at(entry) > now - self.REMOVED_FILES_KEPT_SECONDS
         }
-        recent |= {str(asset_id): now for asset_id in asset_ids}
+        recent |= {str(asset_id): [now, keys.get(str(asset_id), "")] for asset_id in asset_ids}
         # One removal takes at most the files the session holds; older ones give way first.
-        newest = sorted(recent.items(), key=lambda entry: entry[1])[-settings.UPLOAD_SESSION_MAX_FILES:]
+        newest = sorted(recent.items(), key=lambda entry: _removed_at(entry[1]))[-settings.UPLOAD_SESSION_MAX_FILES:]
         self.removed_files = dict(newest)
         UploadSession.objects.filter(pk=self.pk).update(removed_files=self.removed_files)
 
     def removed_since(self, since: datetime) -> list[str]:
         """Ids of the files taken out of the session at or after `since`."""
         cut = since.timestamp()
-        return [asset_id for asset_id, at in (self.removed_files or {}).items() if at >= cut]
+        return [asset_id for asset_id, entry in (self.removed_files or {}).items() if _removed_at(entry) >= cut]
+
+    def removed_key(self, asset_id: str) -> str:
+        """The object key a file taken out of the session had when it was removed ("" when unknown)."""
+        entry = (self.removed_files or {}).get(str(asset_id))
+        return entry[1] if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) else ""
 
     def mark_complete(self) -> bool:
         """Finalized -> complete, once, when every file is terminal. Returns whether this call did it."""
@@ -137,6 +145,12 @@ class UploadSession(models.Model):
         if done:
             self.status, self.completed_at = self.Status.COMPLETE, now
         return bool(done)
+
+
+def _removed_at(entry) -> float:
+    """When a file was removed: entries are [time, key] (or a bare time, as sessions written before keys were kept)."""
+    at = entry[0] if isinstance(entry, list) and entry else entry
+    return at if isinstance(at, (int, float)) else 0.0
 
 
 class StorageIntegration(models.Model):

@@ -17,7 +17,6 @@ from django.template.defaultfilters import filesizeformat
 
 from assets import content, storage
 from assets.models import Asset
-from projects.models import Project
 from uploads.models import UploadSession
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -316,6 +315,19 @@ def _in_parts(size: int | None) -> bool:
     return size is not None and size >= settings.UPLOAD_MULTIPART_THRESHOLD
 
 
+def part_count(size: int | None) -> int | None:
+    """How many parts of UPLOAD_PART_SIZE a file of `size` bytes takes (None when its size is unknown)."""
+    return None if size is None else max(1, -(-size // settings.UPLOAD_PART_SIZE))
+
+
+def part_length(size: int | None, part_number: int) -> int | None:
+    """The exact length of one part of a file of `size` bytes: every part is UPLOAD_PART_SIZE but the last; None when the
+    size is unknown (then the store takes at most UPLOAD_PART_SIZE). Part URLs are signed for it (docs/SECURITY.md)."""
+    if size is None:
+        return None
+    return min(settings.UPLOAD_PART_SIZE, size - (part_number - 1) * settings.UPLOAD_PART_SIZE)
+
+
 def transfer_instructions(asset: Asset) -> dict:
     """How the client sends an asset's bytes: one signed PUT, or S3 multipart with parts signed on demand."""
     data = {"assetId": str(asset.pk), "key": asset.storage_key}
@@ -375,8 +387,10 @@ def upload_sign(*, session: UploadSession, request: dict) -> storage.Transfer:
     operation = _SIGNABLE.get((method, bool(upload_id), part_number is not None))
     if operation is None:
         raise UploadRefused("The portal does not sign that storage request.", status=403)
-    if part_number is not None and (not isinstance(part_number, int) or not 1 <= part_number <= 10000):
+    if part_number is not None and (not isinstance(part_number, int) or isinstance(part_number, bool) or not 1 <= part_number <= 10000):
         raise UploadRefused("Part numbers go from 1 to 10,000.")
+    if len(upload_id) > 1024 or not upload_id.isprintable():
+        raise UploadRefused("That is not a multipart upload id.")
     asset = Asset.objects.filter(
         upload_session=session, storage_key=str(request.get("key", "")), status=Asset.Status.UPLOADING
     ).first()
@@ -386,8 +400,19 @@ def upload_sign(*, session: UploadSession, request: dict) -> storage.Transfer:
         return storage.presign("put", asset.storage_key, size=asset.size, sha256=asset.sha256 or None,
                                content_type=asset.content_type or None)
     if operation == "create_multipart":
+        if asset.upload_id:
+            raise UploadRefused("A multipart upload was already started for this file: go on with that one.", status=409)
         return storage.presign("create_multipart", asset.storage_key)
-    return storage.presign(operation, asset.storage_key, upload_id=upload_id, part_number=part_number)
+    # The first upload id a part is signed for is recorded; the portal signs for no other (docs/SECURITY.md).
+    if not asset.record_upload_id(upload_id):
+        raise UploadRefused("That multipart upload is not the one the portal recorded for this file.", status=403)
+    if operation == "upload_part":
+        count = part_count(asset.size)
+        if count is not None and part_number > count:
+            raise UploadRefused(f"This file has {count:,} part{'s' if count != 1 else ''}; there is no part {part_number}.")
+        return storage.presign("upload_part", asset.storage_key, upload_id=upload_id, part_number=part_number,
+                               size=part_length(asset.size, part_number))
+    return storage.presign(operation, asset.storage_key, upload_id=upload_id)
 
 
 def upload_complete(*, session: UploadSession, asset_ids, keys=None) -> int:
@@ -403,22 +428,20 @@ def upload_complete(*, session: UploadSession, asset_ids, keys=None) -> int:
     sent_to = keys if isinstance(keys, dict) else {}
     reported = _valid_ids(asset_ids)
     ids, stale = [], []
-
-    def own_key(claimed, organization_id, pk) -> bool:  # only ever one of that file's own keys
-        return isinstance(claimed, str) and claimed.startswith(storage.key_prefix(organization_id=organization_id, asset_id=pk))
-
-    for pk, key, organization_id in Asset.objects.filter(
+    # A key a client names is deleted only when it is exactly one the portal issued to that file for an earlier attempt
+    # (retired) or had recorded when the file was removed: never a key that is merely under the file's prefix.
+    for pk, key, retired in Asset.objects.filter(
         upload_session=session, pk__in=reported, status=Asset.Status.UPLOADING
-    ).values_list("pk", "storage_key", "organization_id"):
+    ).values_list("pk", "storage_key", "retired_keys"):
         claimed = sent_to.get(str(pk))
         if not isinstance(claimed, str) or claimed == key:
             ids.append(str(pk))
-        elif own_key(claimed, organization_id, pk):
+        elif claimed in (retired or []):
             stale.append((claimed, False))
-    removed = [pk for pk in reported if pk in (session.removed_files or {})]
-    if removed:
-        organization_id = Project.objects.values_list("organization_id", flat=True).get(pk=session.project_id)
-        stale += [(sent_to[pk], False) for pk in removed if own_key(sent_to.get(pk), organization_id, pk)]
+    for pk in reported:
+        recorded = session.removed_key(pk)
+        if recorded and sent_to.get(pk) == recorded:
+            stale.append((recorded, False))
     from assets import tasks
 
     if stale:
@@ -473,7 +496,7 @@ def upload_cancel(*, session: UploadSession, asset_ids, drops=None) -> int:
         )
         if stopped:
             Asset.objects.filter(pk__in=[pk for pk, _, _ in stopped], status=Asset.Status.UPLOADING).delete()
-            locked.record_removed(pk for pk, _, _ in stopped)
+            locked.record_removed([pk for pk, _, _ in stopped], keys={pk: key for pk, key, _ in stopped})
             transfers = [(key, _in_parts(size)) for _, key, size in stopped]
             from assets import tasks
 

@@ -18,7 +18,7 @@ from assets import services as asset_services
 from assets import storage
 from assets.models import Asset
 from projects.models import Organization, Project
-from uploads.services import _EXTENSIONS, UploadRefused, _clean_name
+from uploads.services import _EXTENSIONS, UploadRefused, _clean_name, part_count, part_length
 
 # S3 multipart uploads hold at most 10,000 parts; a single PUT takes at most 5 GiB.
 MAX_PARTS = 10_000
@@ -151,9 +151,10 @@ def _ready_to_transfer(asset: Asset) -> None:
 def asset_upload_url(*, asset: Asset) -> str:
     """A signed PUT for the asset's bytes, valid UPLOAD_URL_EXPIRY_SECONDS.
 
-    Only the length is bound (when a size was declared): a plain `curl --upload-file` works, with no
-    Content-Type or checksum header to match. The declared sha256 is compared by processing instead.
-    A multipart upload in progress is dropped: the single PUT replaces it.
+    The URL needs no header (a plain `curl --upload-file` works): it binds the length when a size was declared, and
+    the declared sha256 where the store checks it without a header (the embedded endpoint); on S3 processing compares
+    the sha256, and verification seals the file under a key no URL was signed for. A body with no declared size is
+    refused above UPLOAD_MAX_FILE_SIZE. A multipart upload in progress is dropped: the single PUT replaces it.
     """
     if asset.size is not None and asset.size > MAX_SINGLE_PUT:
         raise UploadRefused(
@@ -164,17 +165,13 @@ def asset_upload_url(*, asset: Asset) -> str:
         storage.multipart_abort(asset.storage_key, asset.upload_id)
         Asset.objects.filter(pk=asset.pk, upload_id=asset.upload_id).update(upload_id="")
         asset.upload_id = ""
-    return storage.presign("put", asset.storage_key, size=asset.size)["url"]
-
-
-def _part_count(asset: Asset) -> int | None:
-    return None if asset.size is None else max(1, -(-asset.size // settings.UPLOAD_PART_SIZE))
+    return storage.presign("put", asset.storage_key, size=asset.size, sha256=asset.sha256 or None, plain=True)["url"]
 
 
 def asset_upload_start_multipart(*, asset: Asset) -> MultipartUpload:
     """Starts (or restarts) a multipart upload of the asset's bytes; parts are then signed on request."""
     _ready_to_transfer(asset)
-    count = _part_count(asset)
+    count = part_count(asset.size)
     if count is not None and count > MAX_PARTS:
         raise UploadRefused(
             f"The file needs {count:,} parts of {filesizeformat(settings.UPLOAD_PART_SIZE)}; at most {MAX_PARTS:,} fit.",
@@ -194,12 +191,18 @@ def asset_upload_sign_parts(*, asset: Asset, part_numbers: list[int]) -> list[di
     """Signed PUTs for parts of the asset's multipart upload in progress."""
     if asset.status != Asset.Status.UPLOADING or not asset.upload_id:
         raise UploadRefused("No multipart upload is in progress for this asset: start one first.", status=409)
-    count = _part_count(asset) or MAX_PARTS
+    count = part_count(asset.size) or MAX_PARTS
     wrong = [n for n in part_numbers if not 1 <= n <= count]
     if wrong:
         raise UploadRefused(f"Part numbers go from 1 to {count:,}; {wrong[0]} is outside.", status=422)
     return [
-        {"partNumber": n, "url": storage.presign("upload_part", asset.storage_key, upload_id=asset.upload_id, part_number=n)["url"]}
+        {
+            "partNumber": n,
+            # Each part's length is signed: exactly its share of the declared size (docs/SECURITY.md).
+            "url": storage.presign(
+                "upload_part", asset.storage_key, upload_id=asset.upload_id, part_number=n, size=part_length(asset.size, n)
+            )["url"],
+        }
         for n in sorted(set(part_numbers))
     ]
 
@@ -215,7 +218,7 @@ def asset_upload_state(*, asset: Asset) -> dict:
         received = storage.multipart_part_numbers(asset.storage_key, asset.upload_id)
         if received is not None:
             state["multipart"] = MultipartUpload(
-                upload_id=asset.upload_id, part_size=settings.UPLOAD_PART_SIZE, part_count=_part_count(asset), received=received
+                upload_id=asset.upload_id, part_size=settings.UPLOAD_PART_SIZE, part_count=part_count(asset.size), received=received
             )
             return state
     size = storage.stored_size(asset.storage_key)
