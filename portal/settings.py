@@ -261,8 +261,9 @@ CELERY_TASK_ROUTES = {
     "assets.tasks.preprocess_video": {"queue": "media"},
     "assets.tasks.recover_stalled_preprocessing": {"queue": "default"},
     "uploads.tasks.send_session_email": {"queue": "email"},
-    # Fetching imported files feeds media work; it takes turns with it rather than holding up email.
-    "uploads.tasks.fetch_imported_file": {"queue": "media"},
+    # URL and bucket fetches wait on other people's servers: their own queue (and worker, Procfile `fetcher`), so a
+    # slow server never holds a process media work needs (docs/SECURITY.md).
+    "uploads.tasks.fetch_imported_file": {"queue": "fetch"},
 }
 
 # --- email ----------------------------------------------------------------------------------
@@ -415,6 +416,11 @@ URL_IMPORT_MAX_ROWS = env_int("URL_IMPORT_MAX_ROWS", 10_000, minimum=1)
 URL_IMPORT_CONNECT_TIMEOUT = env_int("URL_IMPORT_CONNECT_TIMEOUT", 10, minimum=1)
 URL_IMPORT_READ_TIMEOUT = env_int("URL_IMPORT_READ_TIMEOUT", 30, minimum=1)
 URL_IMPORT_MAX_SECONDS = env_int("URL_IMPORT_MAX_SECONDS", 3600, minimum=1)
+# The fetch task's Celery time limits: the soft one MARGIN seconds after URL_IMPORT_MAX_SECONDS (the file becomes an
+# Upload Error), the hard one MARGIN seconds later (the process is replaced), whatever the server does (docs/SECURITY.md).
+URL_IMPORT_TIME_LIMIT_MARGIN_SECONDS = env_int("URL_IMPORT_TIME_LIMIT_MARGIN_SECONDS", 60, minimum=1)
+URL_IMPORT_SOFT_TIME_LIMIT = URL_IMPORT_MAX_SECONDS + URL_IMPORT_TIME_LIMIT_MARGIN_SECONDS
+URL_IMPORT_TIME_LIMIT = URL_IMPORT_SOFT_TIME_LIMIT + URL_IMPORT_TIME_LIMIT_MARGIN_SECONDS
 URL_IMPORT_MAX_FILE_SIZE = env_int("URL_IMPORT_MAX_FILE_SIZE", UPLOAD_MAX_FILE_SIZE, minimum=1)
 URL_IMPORT_MAX_REDIRECTS = env_int("URL_IMPORT_MAX_REDIRECTS", 5, minimum=0)
 # Timeouts, connection errors and 5xx answers are tried again this many times, after

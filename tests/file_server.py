@@ -15,6 +15,10 @@ class Answer:
     headers: dict = field(default_factory=dict)
     # Seconds to wait before answering (bounded by the server's stop).
     delay: float = 0.0
+    # Seconds between bytes: the answer is sent one byte at a time, from its body (or, with `drip_headers`, from
+    # a long header line before it) until the body ends or the server stops.
+    drip: float = 0.0
+    drip_headers: bool = False
 
 
 @dataclass
@@ -24,6 +28,9 @@ class FileServer:
     connections: list = field(default_factory=list)
     requests: list = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Bytes sent by dripping answers, and how many of them the client hung up on.
+    dripped: int = 0
+    hung_up: int = 0
 
     def add(self, path: str, answer: Answer | bytes) -> str:
         self.routes[path] = answer if isinstance(answer, Answer) else Answer(answer)
@@ -49,6 +56,9 @@ def file_server(routes: dict | None = None):
                 answer = Answer(b"<html>not here</html>", status=404, headers={"Content-Type": "text/html"})
             if answer.delay and served.stopping.wait(answer.delay):
                 return
+            if answer.drip:
+                self.drip(answer)
+                return
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)
@@ -58,6 +68,24 @@ def file_server(routes: dict | None = None):
                 self.wfile.write(answer.body)
             except (BrokenPipeError, ConnectionResetError):
                 pass
+
+        def drip(self, answer: Answer):
+            self.close_connection = True
+            head = f"HTTP/1.1 {answer.status} OK\r\nContent-Length: {len(answer.body)}\r\n".encode()
+            slow = answer.body
+            if answer.drip_headers:
+                slow = b"X-Slow: " + b"a" * 4096 + b"\r\n\r\n" + slow
+            else:
+                head += b"\r\n"
+            try:
+                self.wfile.write(head)
+                for n in range(len(slow)):
+                    self.wfile.write(slow[n : n + 1])
+                    served.dripped += 1
+                    if served.stopping.wait(answer.drip):
+                        return
+            except (BrokenPipeError, ConnectionResetError):
+                served.hung_up += 1
 
         def log_message(self, *args):
             pass

@@ -66,7 +66,7 @@ def purge_queues(queues: str) -> None:
 
 
 @contextmanager
-def celery_worker(tmp_path: Path, *, beat: bool = False, queues: str = "default,media,email", purge: bool = True, **env: str):
+def celery_worker(tmp_path: Path, *, beat: bool = False, queues: str = "default,media,email,fetch", purge: bool = True, **env: str):
     """A worker process (with beat inside it when asked), stopped at the end whatever happens."""
     if purge:
         purge_queues(queues)

@@ -1,4 +1,4 @@
-"""Fetching files from URLs people give the portal, without letting a URL reach what it must not (DESIGN.md §7).
+"""Fetching files from URLs people give the portal, without letting a URL reach what it must not (docs/SECURITY.md).
 
 The address checks are ssrfguard's (`ssrfguard.requests.Session`): it allows http and https only,
 resolves a name once, refuses the whole name when any answer is loopback, private, link-local,
@@ -6,7 +6,10 @@ shared (CGNAT), multicast, unspecified, reserved or a cloud metadata address (IP
 encoded forms such as `http://2130706433/` included), connects the socket to the very address it
 checked (TLS and the Host header keep the name), and checks every redirect hop again.
 `URL_IMPORT_ALLOW_PRIVATE_ADDRESSES` widens only the address table; schemes and redirects are
-checked the same way. Bodies are streamed, never held whole in memory, under a size and time limit.
+checked the same way. Bodies are streamed, never held whole in memory, under a size and time limit:
+the whole file has URL_IMPORT_MAX_SECONDS, checked before every read, and no single read waits past it
+(a server sending one byte at a time cannot hold a worker); the fetch task's Celery time limits are the
+backstop for what happens before the body (a server dripping its headers).
 """
 
 import hashlib
@@ -27,6 +30,8 @@ from ssrfguard.requests import Session
 # Bytes kept from the start of a body to tell what it is (assets.content.identify).
 PREFIX_SIZE = 8192
 _CHUNK = 1024 * 1024
+# A socket timeout must be positive; a read this close to the deadline fails it at once.
+_SHORTEST_WAIT = 0.01
 # Any port: the address check is what keeps requests away from internal services.
 _ANY_PORT = frozenset(range(1, 65536))
 _EVERYWHERE = ("0.0.0.0/0", "::/0")
@@ -131,42 +136,66 @@ class MeteredBody:
     _last_report: float = 0.0
 
     def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes, fewer only at the end of the body (s3transfer takes a short read for the end)."""
         try:
-            chunk = self._read(size if size and size > 0 else _CHUNK)
+            return self._read(size if size and size > 0 else _CHUNK)
         except FetchError as error:
             self.error = error
             raise
-        return chunk
 
     def _read(self, size: int) -> bytes:
+        pieces: list[bytes] = []
+        wanted = size
+        while wanted > 0 and not self.received.sha256:
+            piece = self._read_piece(wanted)
+            if not piece:
+                self._finish()
+                break
+            pieces.append(piece)
+            wanted -= len(piece)
+        return b"".join(pieces)
+
+    def _read_piece(self, size: int) -> bytes:
+        # Checked before every read of the source, so a server sending a byte at a time meets the deadline too.
         if time.monotonic() > self.deadline:
-            raise FetchError(f"Fetching took longer than the {settings.URL_IMPORT_MAX_SECONDS:,} seconds allowed for one file.")
+            raise FetchError(overtime_reason())
         try:
-            chunk = self.source.read(size)
+            piece = self.source.read(size)
         except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as error:
+            if time.monotonic() >= self.deadline:
+                raise FetchError(overtime_reason()) from error
             raise FetchError(_timeout_reason(), transient=True) from error
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, ValueError) as error:
             raise FetchError(f"The connection broke while receiving the file ({type(error).__name__}).", transient=True) from error
+        if piece:
+            self._take(piece)
+        return piece
+
+    def _take(self, piece: bytes) -> None:
         received = self.received
-        if chunk:
-            before = received.size
-            received.size += len(chunk)
-            if received.size > self.max_size:
-                raise FetchError(f"The file is larger than {filesizeformat(self.max_size)}, the most the portal takes.")
-            self._digest.update(chunk)
-            if before < PREFIX_SIZE:
-                received.prefix += chunk[: PREFIX_SIZE - before]
-                if len(received.prefix) >= PREFIX_SIZE and self.on_prefix:
-                    self.on_prefix(received.prefix)
-            now = time.monotonic()
-            if self.on_progress and now - self._last_report >= 1:
-                self._last_report = now
-                self.on_progress(received.size)
-        else:
-            if len(received.prefix) < PREFIX_SIZE and self.on_prefix:
+        before = received.size
+        received.size += len(piece)
+        if received.size > self.max_size:
+            raise FetchError(f"The file is larger than {filesizeformat(self.max_size)}, the most the portal takes.")
+        self._digest.update(piece)
+        if before < PREFIX_SIZE:
+            received.prefix += piece[: PREFIX_SIZE - before]
+            if len(received.prefix) >= PREFIX_SIZE and self.on_prefix:
                 self.on_prefix(received.prefix)
-            received.sha256 = self._digest.hexdigest()
-        return chunk
+        now = time.monotonic()
+        if self.on_progress and now - self._last_report >= 1:
+            self._last_report = now
+            self.on_progress(received.size)
+
+    def _finish(self) -> None:
+        if len(self.received.prefix) < PREFIX_SIZE and self.on_prefix:
+            self.on_prefix(self.received.prefix)
+        self.received.sha256 = self._digest.hexdigest()
+
+
+def overtime_reason() -> str:
+    """Why a file that took too long to arrive was given up (the whole-file deadline, or the task's time limit)."""
+    return f"Fetching took longer than the {settings.URL_IMPORT_MAX_SECONDS:,} seconds allowed for one file."
 
 
 def _timeout_reason() -> str:
@@ -177,13 +206,19 @@ def _timeout_reason() -> str:
 
 
 class _Body:
-    """The raw body, decoded if the server compressed it anyway (it was asked not to)."""
+    """The raw body, decoded if the server compressed it anyway (it was asked not to), read so that no single read
+    outlives the file's deadline: each read takes what has arrived (one receive), waiting at most the time left."""
 
-    def __init__(self, raw):
+    def __init__(self, raw: urllib3.BaseHTTPResponse, deadline: float):
         self.raw = raw
+        self.deadline = deadline
 
     def read(self, size: int) -> bytes:
-        return self.raw.read(size, decode_content=True)
+        connection = self.raw.connection
+        if connection is not None and connection.sock is not None:
+            left = self.deadline - time.monotonic()
+            connection.sock.settimeout(max(min(settings.URL_IMPORT_READ_TIMEOUT, left), _SHORTEST_WAIT))
+        return self.raw.read1(size, decode_content=True)
 
 
 class open_url:
@@ -199,6 +234,8 @@ class open_url:
         self.session: Session | None = None
 
     def __enter__(self):
+        # The whole file's time starts now: connecting and redirects count against it too.
+        self.deadline = time.monotonic() + settings.URL_IMPORT_MAX_SECONDS
         self.session = _session()
         timeout = (settings.URL_IMPORT_CONNECT_TIMEOUT, settings.URL_IMPORT_READ_TIMEOUT)
         try:
@@ -238,7 +275,7 @@ class open_url:
                 f"The file is {filesizeformat(int(declared))}; the most the portal takes is "
                 f"{filesizeformat(settings.URL_IMPORT_MAX_FILE_SIZE)}."
             )
-        return _Body(response.raw)
+        return _Body(response.raw, self.deadline)
 
     def __exit__(self, *exc_info) -> None:
         self.close()
@@ -250,12 +287,13 @@ class open_url:
             self.session.close()
 
 
-def metered(source, *, on_progress=None, on_prefix=None) -> MeteredBody:
-    """Wraps a body for streaming into storage under the size and time limits of the settings."""
+def metered(source, *, deadline: float | None = None, on_progress=None, on_prefix=None) -> MeteredBody:
+    """Wraps a body for streaming into storage under the size and time limits of the settings (the deadline
+    of `open_url`'s body, or URL_IMPORT_MAX_SECONDS from now)."""
     return MeteredBody(
         source=source,
         max_size=settings.URL_IMPORT_MAX_FILE_SIZE,
-        deadline=time.monotonic() + settings.URL_IMPORT_MAX_SECONDS,
+        deadline=deadline if deadline is not None else time.monotonic() + settings.URL_IMPORT_MAX_SECONDS,
         on_progress=on_progress,
         on_prefix=on_prefix,
     )

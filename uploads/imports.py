@@ -481,7 +481,7 @@ def _content_problem(asset: Asset, prefix: bytes) -> str:
 
 def _fetch_into_storage(asset: Asset, *, on_prefix, on_progress) -> fetching.Received:
     with fetching.open_url(asset.source_url) as body:
-        stream = fetching.metered(body, on_prefix=on_prefix, on_progress=on_progress)
+        stream = fetching.metered(body, deadline=body.deadline, on_prefix=on_prefix, on_progress=on_progress)
         try:
             storage.write_stream(asset.storage_key, stream)
         except fetching.FetchError:

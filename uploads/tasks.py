@@ -4,6 +4,8 @@ import logging
 from smtplib import SMTPException
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.utils import timezone
 
 from assets.models import Asset
@@ -41,19 +43,23 @@ def send_session_email(self, session_id: str) -> None:
     works_on={"status": Asset.Status.UPLOADING, "source__in": [Asset.Source.URL, Asset.Source.REFERENCE]},
     doing="fetching the file",
     retry_hint="Retry to fetch it again",
+    # Whatever a server does (headers sent a byte at a time, say), a fetch gives its process back (docs/SECURITY.md).
+    soft_time_limit=settings.URL_IMPORT_SOFT_TIME_LIMIT,
+    time_limit=settings.URL_IMPORT_TIME_LIMIT,
 )
 def fetch_imported_file(self, asset_id: str) -> None:
     """Brings one file of a URL or bucket import in; timeouts, connection errors and 5xx are tried again with
-    back-off (URL_IMPORT_MAX_RETRIES), anything else is an Upload Error at once. A second delivery of the same
-    message finds the file no longer Uploading (or overwrites its own object) and changes nothing else. An error
-    nobody expected (the portal's own storage refusing the bytes, say) is an Upload Error too (GivesUpOnFailure)."""
-    from django.conf import settings
-
+    back-off (URL_IMPORT_MAX_RETRIES), anything else is an Upload Error at once, and so is a fetch that outlives
+    its soft time limit. A second delivery of the same message finds the file no longer Uploading (or overwrites
+    its own object) and changes nothing else. An error nobody expected (the portal's own storage refusing the
+    bytes, say) is an Upload Error too (GivesUpOnFailure)."""
     from uploads import imports
-    from uploads.fetching import FetchError
+    from uploads.fetching import FetchError, overtime_reason
 
     try:
         imports.url_import_fetch(asset_id=asset_id)
+    except SoftTimeLimitExceeded:
+        imports.url_import_give_up(asset_id=asset_id, reason=overtime_reason(), attempts=1)
     except FetchError as error:
         attempt = self.request.retries + 1
         if attempt > settings.URL_IMPORT_MAX_RETRIES:
