@@ -173,6 +173,19 @@ class Invitation(models.Model):
         """An invitation can be accepted once, until it expires or an admin withdraws it."""
         return self.accepted_at is None and self.revoked_at is None and timezone.now() < self.expires_at
 
+    def is_for(self, user) -> bool:
+        """Whether `user` is the person invited: their account's email is the invited address, letter case aside.
+
+        The link may have been forwarded; only the address it was sent to proves who received it (docs/SECURITY.md).
+        """
+        return bool(user.email) and user.email.casefold() == self.email.casefold()
+
+    @property
+    def email_hint(self) -> str:
+        """The invited address with its name part hidden (a…@example.com), to show to someone signed in as another."""
+        name, _, domain = self.email.partition("@")
+        return f"{name[:1]}…@{domain}"
+
     def mark_accepted(self, user) -> bool:
         """Guarded: only the first acceptance of an invitation still standing counts. Returns whether this call accepted it."""
         now = timezone.now()

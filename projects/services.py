@@ -15,6 +15,10 @@ class LastAdminError(Exception):
     """An organization must keep at least one admin."""
 
 
+class InvitationForAnotherPerson(Exception):
+    """The account accepting an invitation does not have the invited email address."""
+
+
 @transaction.atomic
 def organization_create(*, name: str, owner) -> Organization:
     """Creates an organization with `owner` as its first admin."""
@@ -46,8 +50,16 @@ def invitation_create(*, organization: Organization, email: str, role: str, invi
 
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user) -> Membership | None:
-    """Joins `user` to the invitation's organization; None when the invitation was already used or expired."""
-    if not invitation.is_usable() or not invitation.mark_accepted(user):
+    """Joins `user` to the invitation's organization; None when the invitation was already used or expired.
+
+    Only the account with the invited email may accept (InvitationForAnotherPerson otherwise): a forwarded link
+    joins nobody else.
+    """
+    if not invitation.is_usable():
+        return None
+    if not invitation.is_for(user):
+        raise InvitationForAnotherPerson(f"This invitation was sent to {invitation.email_hint}.")
+    if not invitation.mark_accepted(user):
         return None
     membership, created = Membership.objects.get_or_create(
         organization=invitation.organization, user=user, defaults={"role": invitation.role}

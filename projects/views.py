@@ -150,11 +150,15 @@ class _InvitationGone(Exception):
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = get_object_or_404(Invitation.objects.select_related("organization"), token=token)
+    invitation = get_object_or_404(Invitation.objects.select_related("organization", "invited_by"), token=token)
     if not invitation.is_usable():
         return _invitation_gone(request, invitation)
     form = None
     if request.user.is_authenticated:
+        if not invitation.is_for(request.user):
+            # A forwarded link: only the invited address's account may use it (docs/SECURITY.md).
+            context = {"invitation": invitation, "form": None, "for_another_person": True}
+            return render(request, "projects/invitation_accept.html", context, status=403)
         if request.method == "POST":
             if services.invitation_accept(invitation=invitation, user=request.user) is None:
                 return _invitation_gone(request, invitation)
