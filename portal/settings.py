@@ -34,12 +34,21 @@ _IN_PRODUCTION = "required when PORTAL_ENV=production"
 DEBUG = env_bool("DEBUG", False)
 
 
+def _keep_private(path: Path) -> None:
+    # Secrets and the SQLite database are for the portal's own user only (docs/SECURITY.md): an older file is tightened.
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def _development_secret_key() -> str:
-    # One random key per checkout, kept under var/ so sessions survive a restart.
+    # One random key per checkout, kept under var/ so sessions survive a restart; created readable by its owner only.
     path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(secrets.token_urlsafe(50))
+    except FileExistsError:
+        _keep_private(path)
     return path.read_text().strip()
 
 
@@ -119,10 +128,15 @@ if DATABASE_URL:
         )
     }
 else:
+    # Created here, 0600, before SQLite would create it with the umask's mode (its -wal and -shm files copy the mode).
+    _SQLITE_FILE = VAR_DIR / "db.sqlite3"
+    _SQLITE_FILE.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _SQLITE_FILE.touch(mode=0o600, exist_ok=True)
+    _keep_private(_SQLITE_FILE)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": _SQLITE_FILE,
             # Kept open across requests like PostgreSQL's: opening one (Django's functions, the PRAGMAs) costs
             # about 0.85 ms of CPU, more than a simple query.
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
@@ -454,5 +468,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# Created for the portal's user only: stored files, emails (with their reset links), queued task messages.
 for _folder in (VAR_DIR, MEDIA_ROOT, VAR_DIR / "mail", VAR_DIR / "broker" / "queue", VAR_DIR / "broker" / "processed", VAR_DIR / "broker" / "control"):
-    _folder.mkdir(parents=True, exist_ok=True)
+    _folder.mkdir(mode=0o700, parents=True, exist_ok=True)
