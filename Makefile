@@ -1,6 +1,8 @@
 # The two commands: `make run` (set up what is missing, then start the portal) and `make test`.
 SHELL := /bin/bash
 PORT ?= 8000
+# make run listens on this machine only; a deployment that must be reached from elsewhere sets BIND_HOST=0.0.0.0.
+BIND_HOST ?= 127.0.0.1
 VENV := .venv
 PY := $(VENV)/bin/python
 JS_SOURCES := $(wildcard static/js/*.js static/css/*.css)
@@ -8,8 +10,8 @@ JS_SOURCES := $(wildcard static/js/*.js static/css/*.css)
 .PHONY: run test setup static migrate demo browser clean
 
 run: setup migrate demo
-	@echo "Portal starting on http://127.0.0.1:$(PORT)/ (web, worker and beat; Ctrl-C stops all three)"
-	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	@echo "Portal starting on http://$(BIND_HOST):$(PORT)/ (web, worker and beat; Ctrl-C stops all three)"
+	BIND_HOST="$(BIND_HOST)" SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
 		$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 test: setup browser
