@@ -59,6 +59,8 @@ STANDARD_FRAME_RATES = tuple(
 )
 # Packets scanned for the variable-frame-rate decision when the caller does not want exact counts.
 SAMPLE_PACKETS = 600
+# A rendition may run this much past the longest video allowed (timestamps rounded, the last frame's length).
+RENDITION_DURATION_SLACK_SECONDS = 1
 
 _EXIF_MAKE, _EXIF_MODEL, _EXIF_ORIENTATION = (
     ExifTags.Base.Make,
@@ -75,6 +77,61 @@ class MediaError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """The most one video may ask of a worker (docs/SECURITY.md): pixels a frame, frames, seconds."""
+
+    max_pixels: int
+    max_frames: int
+    max_duration_seconds: float
+
+
+def check_video_limits(info: dict[str, Any], limits: VideoLimits) -> None:
+    """Raises MediaError, naming the limit and the video's value, for a probed video larger than `limits`.
+
+    Called right after probing, before a frame is decoded: what a video declares is what decoding it costs.
+    """
+    width, height = info.get("width") or 0, info.get("height") or 0
+    if width * height > limits.max_pixels:
+        raise MediaError(
+            f"The video is {width:,} × {height:,} pixels ({width * height:,} a frame); the portal processes videos of"
+            f" at most {limits.max_pixels:,} pixels a frame. Scale it down and upload it again."
+        )
+    frames = info.get("frame_count") or 0
+    if frames > limits.max_frames:
+        raise MediaError(
+            f"The video has {frames:,} frames; the portal processes videos of at most {limits.max_frames:,} frames."
+            " Split it into shorter clips and upload those."
+        )
+    duration = info.get("duration_seconds") or 0
+    if duration > limits.max_duration_seconds:
+        raise MediaError(_too_long(duration, limits))
+
+
+def _too_long(duration: float | None, limits: VideoLimits) -> str:
+    """Why a video is too long; without a `duration`, its timestamps ran past the limit while it was copied."""
+    lasts = f"lasts {_clock(duration)}" if duration is not None else "runs longer than that by its timestamps"
+    return (
+        f"The portal processes videos of at most {_clock(limits.max_duration_seconds)}; this one {lasts}."
+        " Split it into shorter clips and upload those."
+    )
+
+
+def _clock(seconds: float) -> str:
+    """1 h 05 min 03 s, 4 min 10 s, 12.5 s: a duration as people read it."""
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    if minutes or secs:
+        parts.append(f"{minutes:02d} min" if hours else f"{minutes} min")
+    if secs:
+        parts.append(f"{secs:02d} s")
+    return " ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,6 +500,7 @@ def make_rendition(
     dst_path: str | os.PathLike[str],
     *,
     fps: Fraction | float | None = None,
+    limits: VideoLimits | None = None,
 ) -> dict[str, Any]:
     """Writes an H.264 (libx264, yuv420p, CRF 23, veryfast) MP4 at a constant frame rate and probes it.
 
@@ -451,7 +509,8 @@ def make_rendition(
     the size even. The first audio track is re-encoded to AAC, resampled so it stays in sync from
     the first video frame; other audio tracks, subtitles and data streams are dropped. The moov
     atom is written first (faststart) so browsers can play while downloading. The file appears at
-    dst_path only when complete.
+    dst_path only when complete. With `limits`, a copy larger than them (square pixels widen a frame,
+    timestamp gaps are filled with copies of frames) stops with a MediaError.
     """
     source = probe_video(src_path, count_frames=False)
     rate = Fraction(fps).limit_denominator(1001) if fps else _sensible_rate(source)
@@ -461,7 +520,7 @@ def make_rendition(
             _open_video(src_path) as (container, stream),
             av.open(partial, "w", format="mp4", options={"movflags": "+faststart"}) as output,
         ):
-            _transcode(container, stream, output, rate=rate, rotation=source["rotation"])
+            _transcode(container, stream, output, rate=rate, rotation=source["rotation"], limits=limits)
         os.replace(partial, dst_path)
     finally:
         if os.path.exists(partial):
@@ -499,6 +558,8 @@ def _open_video(
     with open(path, "rb") as raw:
         try:
             container = av.open(_ContentOnlyReader(raw), mode="r")
+        except MemoryError:
+            raise  # av.error.MemoryError too: the worker's memory limit was reached, the file may be fine
         except av.error.EOFError as error:
             # The container's header was understood, then the file ended before a single packet.
             raise MediaError(_NO_FRAMES) from error
@@ -511,6 +572,8 @@ def _open_video(
             if name in _TEXT_DEMUXERS:
                 raise MediaError(_NOT_A_VIDEO)
             yield container, _video_stream(container)
+        except MemoryError:
+            raise
         except av.error.FFmpegError as error:
             raise MediaError("The video is damaged and cannot be read.") from error
         finally:
@@ -772,6 +835,8 @@ def _frame_near(
         try:
             container.seek(int(target / stream.time_base), stream=stream, backward=True)
             frame = _decode_until(container, stream, target)
+        except MemoryError:
+            raise
         except av.error.FFmpegError:
             frame = None  # an unseekable or damaged stretch: fall back to the first frame
         if frame is None:
@@ -815,6 +880,7 @@ def _transcode(
     *,
     rate: Fraction,
     rotation: int,
+    limits: VideoLimits | None = None,
 ) -> None:
     """Decode -> filter (CFR, upright, square pixels, even size, yuv420p) -> libx264, audio -> AAC."""
     stream.thread_type = "AUTO"
@@ -824,6 +890,16 @@ def _transcode(
     if rotation in (90, 270):
         width, height = height, width
     width, height = max(2, width - width % 2), max(2, height - height % 2)
+    most = None
+    if limits is not None:
+        if width * height > limits.max_pixels:
+            # A sample aspect ratio can widen a small coded frame into a huge square-pixel one.
+            raise MediaError(
+                f"The video is shown at {width:,} × {height:,} pixels ({width * height:,} a frame); the portal processes"
+                f" videos of at most {limits.max_pixels:,} pixels a frame. Scale it down and upload it again."
+            )
+        # Gaps between timestamps become copies of frames: the copy's length, not the header's, is what costs.
+        most = math.ceil((limits.max_duration_seconds + RENDITION_DURATION_SLACK_SECONDS) * rate)
 
     video_out = output.add_stream(
         "libx264", rate=rate, options={"preset": RENDITION_PRESET, "crf": str(RENDITION_CRF)}
@@ -857,13 +933,13 @@ def _transcode(
         if packet.stream is stream:
             for frame in _decode(stream, packet):
                 graph.vpush(frame)
-            written = _drain_video(graph, video_out, output, rate, written)
+            written = _drain_video(graph, video_out, output, rate, written, most=most, limits=limits)
         elif audio_graph is not None:
             for frame in _decode(audio, packet):
                 _push_audio(audio_graph, frame, origin)
             _drain_audio(audio_graph, audio_out, output)
     graph.vpush(None)
-    written = _drain_video(graph, video_out, output, rate, written)
+    written = _drain_video(graph, video_out, output, rate, written, most=most, limits=limits)
     if written == 0:
         raise MediaError(_NO_FRAMES)
     output.mux(video_out.encode(None))
@@ -894,12 +970,17 @@ def _drain_video(
     output: av.container.OutputContainer,
     rate: Fraction,
     written: int,
+    *,
+    most: int | None = None,
+    limits: VideoLimits | None = None,
 ) -> int:
     while True:
         try:
             frame = graph.vpull()
         except (av.error.BlockingIOError, av.error.EOFError):
             return written
+        if most is not None and limits is not None and written >= most:
+            raise MediaError(_too_long(None, limits))
         # Renumber from zero: exactly one tick of 1/rate per frame is what makes the copy CFR.
         frame.pts, frame.time_base = written, 1 / rate
         output.mux(video_out.encode(frame))

@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from assets import content, storage
+from assets import content, memory, storage
 from assets.models import Asset
 from projects.models import all_image_formats
 
@@ -167,6 +167,9 @@ def asset_process_image(*, asset: Asset) -> bool:
         except media.MediaError as error:
             _fail(asset, str(error))
             return False
+        except MemoryError:
+            _fail(asset, memory.reason(doing="processing the image"))
+            return False
     thumbnail_key = storage.write(f"{asset.storage_key}.thumb.jpg", io.BytesIO(thumbnail))
     if not asset.mark_ready(media_metadata=metadata, thumbnail_key=thumbnail_key, sha256=asset.sha256 or sha256):
         return False
@@ -181,13 +184,20 @@ def asset_preprocess_video(*, asset: Asset) -> bool:
     poster, and when browsers cannot step through it frame by frame, an H.264 MP4 rendition at a
     constant frame rate beside the untouched original. Outputs go to fixed keys, so a second run
     overwrites rather than adds. A thread beats while the work runs; a run that lost its claim
-    (recovered after its heartbeat stopped) changes nothing.
+    (recovered after its heartbeat stopped) changes nothing. A video larger than the VIDEO_MAX_* limits, or
+    whose processing runs out of the worker's memory, is an Upload Error saying so.
     """
     from assets import media
 
     token = uuid.uuid4().hex
     if not asset.start_preprocessing(token):
         return False
+    limits = media.VideoLimits(
+        max_pixels=settings.VIDEO_MAX_PIXELS,
+        max_frames=settings.VIDEO_MAX_FRAMES,
+        max_duration_seconds=settings.VIDEO_MAX_DURATION_SECONDS,
+    )
+    peak_before = memory.peak()
     try:
         with _heartbeat(asset, token), stored_copy(asset) as (local, sha256):
             problem = _checksum_problem(asset, sha256)
@@ -196,16 +206,23 @@ def asset_preprocess_video(*, asset: Asset) -> bool:
                 return False
             provided = asset.media_metadata.get("provided") is True
             metadata = dict(asset.media_metadata) if provided else media.probe_video(local.name)
+            # What the file declares bounds the work, whatever was given at registration (docs/SECURITY.md).
+            media.check_video_limits(media.probe_video(local.name, count_frames=False) if provided else metadata, limits)
             poster_key = storage.write(f"{asset.storage_key}.poster.jpg", io.BytesIO(media.make_poster(local.name)))
             rendition_key = ""
             if not provided and media.needs_rendition(metadata):
                 with tempfile.TemporaryDirectory(prefix="rendition-") as folder:
                     target = os.path.join(folder, "rendition.mp4")
-                    metadata["rendition"] = media.make_rendition(local.name, target)
+                    metadata["rendition"] = media.make_rendition(local.name, target, limits=limits)
                     with open(target, "rb") as rendition:
                         rendition_key = storage.write(f"{asset.storage_key}.rendition.mp4", rendition)
     except media.MediaError as error:
-        _fail_claimed(asset, token, str(error))
+        # Past the memory limit FFmpeg fails in ways that read as a damaged file (assets/memory.py).
+        out_of_memory = memory.ran_out(error, peak_before=peak_before)
+        _fail_claimed(asset, token, memory.reason(doing="preprocessing the video") if out_of_memory else str(error))
+        return False
+    except MemoryError:
+        _fail_claimed(asset, token, memory.reason(doing="preprocessing the video"))
         return False
     except SoftTimeLimitExceeded:
         _fail_claimed(asset, token, "Preprocessing took longer than the time the portal allows for one video.")

@@ -10,6 +10,14 @@ app.autodiscover_tasks()
 
 
 @signals.worker_process_init.connect
+def _limit_pool_process_memory(**kwargs) -> None:
+    """Each pool process takes at most MEDIA_WORKER_MEMORY_LIMIT_MB of address space (assets/memory.py)."""
+    from assets.memory import limit_pool_process
+
+    limit_pool_process()
+
+
+@signals.worker_process_init.connect
 def _warm_up_pool_process(**kwargs) -> None:
     """Each pool process builds its storage client and the rest before its first task (portal/warmup.py)."""
     from portal.warmup import warm_up

@@ -262,6 +262,16 @@ PREPROCESSING_RECOVERY_INTERVAL_SECONDS = env_int("PREPROCESSING_RECOVERY_INTERV
 # Time limits of one media task (soft: the task can clean up; hard: the process is replaced).
 MEDIA_TASK_SOFT_TIME_LIMIT = env_int("MEDIA_TASK_SOFT_TIME_LIMIT", 3600, minimum=10)
 MEDIA_TASK_TIME_LIMIT = env_int("MEDIA_TASK_TIME_LIMIT", 3900, minimum=20)
+# Videos the workers take on (docs/SECURITY.md): at most VIDEO_MAX_PIXELS a frame (8K UHD, 7680 x 4320),
+# VIDEO_MAX_FRAMES frames and VIDEO_MAX_DURATION_SECONDS seconds (4 h, and 4 h at 60 fps); more is an Upload Error.
+VIDEO_MAX_PIXELS = env_int("VIDEO_MAX_PIXELS", 7680 * 4320, minimum=1)
+VIDEO_MAX_FRAMES = env_int("VIDEO_MAX_FRAMES", 4 * 3600 * 60, minimum=1)
+VIDEO_MAX_DURATION_SECONDS = env_int("VIDEO_MAX_DURATION_SECONDS", 4 * 3600, minimum=1)
+# Address space one worker pool process may take, in MB (0 = no limit): a file that needs more fails alone, with a
+# reason, rather than the machine. An 8K UHD rendition took 3.2 GB on 2 cores; about RAM / WORKER_CONCURRENCY suits.
+MEDIA_WORKER_MEMORY_LIMIT_MB = env_int("MEDIA_WORKER_MEMORY_LIMIT_MB", 8192, minimum=0)
+# How often beat deletes expired import previews and aborts abandoned uploads (uploads/cleanup.py).
+UPLOAD_CLEANUP_INTERVAL_SECONDS = env_int("UPLOAD_CLEANUP_INTERVAL_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "recover-stalled-preprocessing": {
         "task": "assets.tasks.recover_stalled_preprocessing",
