@@ -108,7 +108,7 @@ def api_login(*, key: ApiKey, username: str, password: str, request: HttpRequest
         raise LoginThrottled(max(1, math.ceil(locked_until - time.time())))
     user = authenticate(request, username=username, password=password)
     if getattr(request, "axes_locked_out", False):
-        ends = login_throttle.login_lockout_ends(request)
+        ends = login_throttle.login_lockout_ends(request, {"username": username})
         raise LoginThrottled(max(1, math.ceil((ends - timezone.now()).total_seconds())))
     if user is None or user.pk != key.user_id:
         _count_failure(counter)
