@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JS_SOURCES := $(wildcard static/js/*.js static/css/*.css)
 
-.PHONY: run test setup static migrate demo browser clean
+.PHONY: run test audit setup static migrate demo browser clean
 
 run: setup migrate demo
 	@echo "Portal starting on http://$(BIND_HOST):$(PORT)/ (web, worker and beat; Ctrl-C stops all three)"
@@ -16,6 +16,14 @@ run: setup migrate demo
 
 test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Known vulnerabilities: in the installed Python packages (PyPI's advisory data, any severity; the portal itself is
+# skipped) and in the npm packages of the bundle (high or critical). An audit that cannot query its service fails too.
+audit: $(VENV)/.installed node_modules/.installed
+	$(VENV)/bin/pip-audit --strict --skip-editable --vulnerability-service pypi --progress-spinner off \
+		|| { echo "make audit: pip-audit found a vulnerability or could not query PyPI's advisories (above)."; exit 1; }
+	npm audit --omit=dev --audit-level=high \
+		|| { echo "make audit: npm audit found a high or critical vulnerability or could not reach the registry's audit service (above)."; exit 1; }
 
 setup: $(VENV)/.installed node_modules/.installed static/dist/.built var/static/.collected
 
