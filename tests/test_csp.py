@@ -8,6 +8,7 @@ import pytest
 from botocore.config import Config
 from django.conf import settings
 from django.http import HttpResponse
+from django.templatetags.static import static
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -108,6 +109,14 @@ def test_on_s3_pages_may_show_and_send_files_to_the_buckets_origin(settings, mem
     assert policy["img-src"] == ["'self'", "data:", get]
     assert policy["media-src"] == ["'self'", get]
     assert_strict(policy)
+
+
+def test_the_hash_worker_is_served_without_the_page_policy_so_it_may_compile_webassembly(client):
+    # Chromium holds a worker to its own response's policy: script-src 'self' there would refuse hash-wasm (files
+    # over 32 MiB). Static files are served by WhiteNoise, above the CSP middleware, as in production.
+    response = client.get(static("dist/hash-worker.js"))
+    assert response.status_code == 200
+    assert "Content-Security-Policy" not in response.headers
 
 
 def test_a_response_with_its_own_policy_keeps_it():
