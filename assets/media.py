@@ -455,6 +455,24 @@ def probe_video(path: str | os.PathLike[str], *, count_frames: bool = True) -> d
     return info
 
 
+def video_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Frame size, duration and frame count as the container's header declares them, without demuxing a packet.
+
+    What the limits are checked against when a video's frame rate and count were given at registration instead
+    of probed: cheap, and the file's own word rather than its uploader's.
+    """
+    with _open_video(path) as (container, stream):
+        duration = _duration_seconds(container, stream)
+        average = _positive(stream.average_rate)
+        frames = stream.frames or (round(duration * float(average)) if duration and average else 0)
+        return {
+            "width": stream.codec_context.width,
+            "height": stream.codec_context.height,
+            "duration_seconds": duration,
+            "frame_count": frames,
+        }
+
+
 def make_poster(path: str | os.PathLike[str], *, max_size: tuple[int, int] = (640, 640)) -> bytes:
     """A JPEG of the frame about 10 % in (or the first decodable one), upright, within max_size."""
     with _open_video(path) as (container, stream):

@@ -109,6 +109,15 @@ class Asset(models.Model):
             models.Index(fields=["organization", "-created_at"], name="asset_org_recent"),
             models.Index(fields=["upload_session", "updated_at"], name="asset_session_changes"),
             models.Index(fields=["storage_key"], name="asset_storage_key"),
+            # Daily upload quotas count a person's files since midnight (uploads/quotas.py).
+            models.Index(fields=["uploaded_by", "-created_at"], name="asset_uploader_recent"),
+            # Files still Uploading: a person's through the API (their cap), and the abandoned ones (uploads/cleanup.py).
+            models.Index(
+                fields=["uploaded_by"],
+                condition=models.Q(status="uploading", upload_session__isnull=True),
+                name="asset_api_uploading",
+            ),
+            models.Index(fields=["status_changed_at"], condition=models.Q(status="uploading"), name="asset_uploading_since"),
         ]
 
     def __str__(self) -> str:

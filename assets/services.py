@@ -207,7 +207,7 @@ def asset_preprocess_video(*, asset: Asset) -> bool:
             provided = asset.media_metadata.get("provided") is True
             metadata = dict(asset.media_metadata) if provided else media.probe_video(local.name)
             # What the file declares bounds the work, whatever was given at registration (docs/SECURITY.md).
-            media.check_video_limits(media.probe_video(local.name, count_frames=False) if provided else metadata, limits)
+            media.check_video_limits(media.video_header(local.name) if provided else metadata, limits)
             poster_key = storage.write(f"{asset.storage_key}.poster.jpg", io.BytesIO(media.make_poster(local.name)))
             rendition_key = ""
             if not provided and media.needs_rendition(metadata):

@@ -410,7 +410,8 @@ USE_TZ = True
 # --- product limits -------------------------------------------------------------------------
 # Rows per page on the Assets tab and other long lists.
 ASSETS_PAGE_SIZE = env_int("ASSETS_PAGE_SIZE", 50, minimum=10)
-# Files one upload session holds (seed 003: 1,500), and files one drop or file choice may add (100).
+# Files one upload session holds (seed 003: 1,500), and files one drop or file choice may add (100). A person may also
+# hold at most UPLOAD_SESSION_MAX_FILES files registered through the API (outside sessions) still Uploading.
 UPLOAD_SESSION_MAX_FILES = env_int("UPLOAD_SESSION_MAX_FILES", 1500, minimum=1)
 UPLOAD_MAX_FILES_PER_DROP = env_int("UPLOAD_MAX_FILES_PER_DROP", 100, minimum=1)
 # A drop is registered in parts as the browser finishes each file's checksum; its first part keeps room in the
@@ -423,6 +424,15 @@ UPLOAD_MULTIPART_THRESHOLD = env_int("UPLOAD_MULTIPART_THRESHOLD", 64 * 1024**2,
 UPLOAD_PART_SIZE = env_int("UPLOAD_PART_SIZE", 16 * 1024**2, minimum=5 * 1024**2)
 # How long a signed transfer URL stays valid, in seconds (the seed API promises 60 minutes).
 UPLOAD_URL_EXPIRY_SECONDS = env_int("UPLOAD_URL_EXPIRY_SECONDS", 3600, minimum=10)
+# Daily quotas of files and bytes registered since 00:00 UTC, per organization and per person (so one account or a
+# leaked API key cannot use up the organization's); 0 = no quota (docs/SECURITY.md).
+UPLOAD_QUOTA_FILES_PER_ORGANIZATION_PER_DAY = env_int("UPLOAD_QUOTA_FILES_PER_ORGANIZATION_PER_DAY", 50_000, minimum=0)
+UPLOAD_QUOTA_BYTES_PER_ORGANIZATION_PER_DAY = env_int("UPLOAD_QUOTA_BYTES_PER_ORGANIZATION_PER_DAY", 1024**4, minimum=0)
+UPLOAD_QUOTA_FILES_PER_USER_PER_DAY = env_int("UPLOAD_QUOTA_FILES_PER_USER_PER_DAY", 20_000, minimum=0)
+UPLOAD_QUOTA_BYTES_PER_USER_PER_DAY = env_int("UPLOAD_QUOTA_BYTES_PER_USER_PER_DAY", 512 * 1024**3, minimum=0)
+# A transfer that received nothing for this long is abandoned: its multipart uploads are aborted, and a file still
+# Uploading this long after its last upload URL expired becomes an Upload Error (it can be added again or retried).
+UPLOAD_ABANDONED_SECONDS = env_int("UPLOAD_ABANDONED_SECONDS", 24 * 3600, minimum=600)
 # How often the session page asks for status changes, in milliseconds.
 UPLOAD_POLL_INTERVAL_MS = env_int("UPLOAD_POLL_INTERVAL_MS", 2000, minimum=250)
 # Files the browser transfers at once. The embedded storage endpoint is on the portal's own address, to which a

@@ -27,6 +27,7 @@ from assets.models import Asset
 from projects.models import Batch
 from uploads import fetching, integrations
 from uploads.models import StorageIntegration, UploadSession, UrlImport, UrlImportItem
+from uploads.quotas import quota_check
 from uploads.services import UploadRefused, _clean_name, _EXTENSIONS
 
 # First-row cells that mark a CSV header rather than a file.
@@ -356,6 +357,9 @@ def url_import_start(*, url_import: UrlImport, user, good_rows_only: bool = Fals
                 f"has {len(url_import.rows):,}. Nothing was imported: choose a shorter list or start a new session.",
                 status=409,
             )
+        # The files' sizes are known once fetched: an organization or person already past a bytes quota adds none.
+        quota_check(organization_id=session.project.organization_id, user_id=user.pk, adding_files=len(url_import.rows),
+                    adding_bytes=0)
         if not url_import.mark_started(len(url_import.rows)):
             raise UploadRefused("This list was already imported.", status=409)
         assets, items = [], []

@@ -213,6 +213,10 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
 
         if held + kept_for_others + len(to_create) > cap:
             raise _over_the_cap(cap, held, kept_for_others, len(to_create))
+        from uploads.quotas import quota_check
+
+        quota_check(organization_id=locked.project.organization_id, user_id=user.pk, adding_files=len(to_create),
+                    adding_bytes=sum(fields["size"] for _, fields in to_create))
         if announced:
             _take_from_reservation(locked, reservations, announced, sent=len(files))
         assets = []

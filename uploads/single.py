@@ -18,6 +18,7 @@ from assets import services as asset_services
 from assets import storage
 from assets.models import Asset
 from projects.models import Organization, Project
+from uploads.quotas import api_uploading_check, quota_check
 from uploads.services import _EXTENSIONS, UploadRefused, _clean_name, part_count, part_length
 
 # S3 multipart uploads hold at most 10,000 parts; a single PUT takes at most 5 GiB.
@@ -91,6 +92,8 @@ def asset_register(
             existing = duplicate_of(organization=organization, project=project, sha256=sha256)
             if existing is not None:
                 raise DuplicateAsset(existing)
+        api_uploading_check(user_id=user.pk)
+        quota_check(organization_id=organization.pk, user_id=user.pk, adding_files=1, adding_bytes=size or 0)
         asset = Asset(
             organization=organization,
             project=project,

@@ -194,14 +194,15 @@ def _refused(refusal: UploadRefused) -> ApiError:
 
 @router.post(
     "/assets",
-    response={201: AssetOut, 403: ErrorOut, 404: ErrorOut, 409: DuplicateOut, 422: ValidationErrorOut},
+    response={201: AssetOut, 403: ErrorOut, 404: ErrorOut, 409: DuplicateOut, 422: ValidationErrorOut, 429: ErrorOut},
     summary="Register an asset",
 )
 def register_asset(request: HttpRequest, payload: AssetIn):
     """Registers an asset whose file follows (status `uploading`). With `projectId` it joins that project;
     without, the organization's library until a batch record ties it to a project. `fps` and `frameCount`
     are kept as the video's metadata. With `sha256`, the same content already in the project (or library)
-    answers 409 with the existing asset's id."""
+    answers 409 with the existing asset's id. 429 says a daily upload quota is reached, or that you already have
+    as many files waiting for their bytes as an upload session holds: send those first."""
     user = request.auth
     if payload.projectId is not None:
         project = get_project_for_user(user, payload.projectId, need="upload").project
