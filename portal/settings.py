@@ -277,6 +277,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "assets.tasks.recover_stalled_preprocessing",
         "schedule": float(PREPROCESSING_RECOVERY_INTERVAL_SECONDS),
     },
+    "clean-up-abandoned-uploads": {
+        "task": "uploads.tasks.clean_up_abandoned_uploads",
+        "schedule": float(UPLOAD_CLEANUP_INTERVAL_SECONDS),
+    },
 }
 # Media work and email each have their own queue, so a long video never holds up a notification.
 CELERY_TASK_ROUTES = {
@@ -284,6 +288,7 @@ CELERY_TASK_ROUTES = {
     "assets.tasks.queue_video": {"queue": "media"},
     "assets.tasks.preprocess_video": {"queue": "media"},
     "assets.tasks.recover_stalled_preprocessing": {"queue": "default"},
+    "uploads.tasks.clean_up_abandoned_uploads": {"queue": "default"},
     "uploads.tasks.send_session_email": {"queue": "email"},
     # URL and bucket fetches wait on other people's servers: their own queue (and worker, Procfile `fetcher`), so a
     # slow server never holds a process media work needs (docs/SECURITY.md).
@@ -445,6 +450,8 @@ UPLOAD_BROWSER_CONCURRENCY_EMBEDDED = env_int("UPLOAD_BROWSER_CONCURRENCY_EMBEDD
 # The largest CSV or JSON list accepted, in bytes, and the most rows one list may hold.
 URL_IMPORT_MAX_LIST_SIZE = env_int("URL_IMPORT_MAX_LIST_SIZE", 10 * 1024**2, minimum=1024)
 URL_IMPORT_MAX_ROWS = env_int("URL_IMPORT_MAX_ROWS", 10_000, minimum=1)
+# A previewed list nobody started is deleted after this long (a preview keeps all its rows).
+URL_IMPORT_PREVIEW_EXPIRY_SECONDS = env_int("URL_IMPORT_PREVIEW_EXPIRY_SECONDS", 24 * 3600, minimum=600)
 # Fetching one file: seconds to connect, seconds to wait for each read, seconds for the whole file,
 # the largest body in bytes, and how many redirects are followed (each one checked again).
 URL_IMPORT_CONNECT_TIMEOUT = env_int("URL_IMPORT_CONNECT_TIMEOUT", 10, minimum=1)

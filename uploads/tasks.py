@@ -69,3 +69,11 @@ def fetch_imported_file(self, asset_id: str) -> None:
         imports.url_import_note_retry(asset_id=asset_id, reason=error.message, attempt=attempt, wait=wait)
         logger.info("Fetching %s failed (%s); try %s in %ss", asset_id, error.message, attempt + 1, wait)
         raise self.retry(countdown=wait, exc=error) from error
+
+
+@shared_task(acks_late=True)
+def clean_up_abandoned_uploads() -> dict[str, int]:
+    """Beat: expired import previews are deleted, abandoned files settled and abandoned multipart uploads aborted."""
+    from uploads.cleanup import uploads_clean_up
+
+    return uploads_clean_up()
