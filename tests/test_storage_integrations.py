@@ -1,6 +1,7 @@
 """Storage integrations against moto's S3 server: Validate with good and bad credentials (moto's IAM checks
 switched on in a server process of its own), a missing bucket, an unreachable endpoint; the secret stays
-encrypted; and a JSON import by reference makes ready assets whose bytes never enter the portal's storage."""
+encrypted; a JSON import by reference makes ready assets whose bytes never enter the portal's storage; and boto3's
+connections go to the address the policy checked, so DNS rebinding cannot reach loopback (docs/SECURITY.md)."""
 
 import json
 import os
@@ -20,6 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from assets.models import Asset
 from tests import s3
+from tests.file_server import connection_spy, file_server
 from tests.imports_support import eager_fetching, open_session  # noqa: F401
 from tests.media_factory import make_jpeg, make_png
 from uploads import imports, integrations
@@ -197,3 +199,54 @@ def test_an_integration_used_by_an_import_cannot_be_removed(organization, owner,
     response = owner_client.post(f"/orgs/{organization.pk}/storage/{integration.pk}/delete/", follow=True)
     assert "is used by imports" in response.content.decode()
     assert StorageIntegration.objects.filter(pk=integration.pk).exists()
+
+
+PUBLIC_TEST_ADDRESS = "93.184.215.14"  # a public address; the connection spy refuses anything but the loopback server
+
+
+def _resolving(monkeypatch, name: str, answers) -> list:
+    """socket.getaddrinfo answers `name` with the next address of `answers` on each call (the last one for ever after);
+    returns the addresses it handed out, in order."""
+    real_getaddrinfo = socket.getaddrinfo
+    given: list = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        address = answers[min(len(given), len(answers) - 1)]
+        given.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return given
+
+
+def test_a_name_that_rebinds_to_loopback_after_the_check_never_reaches_the_loopback_server(organization, owner, settings, monkeypatch):
+    settings.URL_IMPORT_ALLOW_PRIVATE_ADDRESSES = False  # the default: the rebinding target is refused
+    with file_server() as internal:
+        port = int(internal.url.rsplit(":", 1)[1])
+        given = _resolving(monkeypatch, "bucket.rebind.test", [PUBLIC_TEST_ADDRESS, "127.0.0.1"])
+        rebinding = _integration(organization, owner, f"http://bucket.rebind.test:{port}")
+        with connection_spy(monkeypatch, allow_loopback_ports=(port,)) as attempts:
+            problem = integrations.integration_validate(integration=rebinding)
+    assert given[:2] == [PUBLIC_TEST_ADDRESS, "127.0.0.1"], "the check saw the public address, the connection the loopback one"
+    assert "Loopback" in problem and "127.0.0.1" in problem
+    assert internal.connections == [] and attempts == []
+
+
+def test_an_endpoint_reached_by_name_still_lists_and_reads_through_the_checked_address(
+    organization, owner, s3_endpoint, customer_bucket, monkeypatch
+):
+    bucket, objects = customer_bucket
+    port = int(s3_endpoint.rsplit(":", 1)[1])
+    # On-premise, as a container is named (moto takes a dotted name's first label for a bucket): the setting allows it.
+    _resolving(monkeypatch, "minio", ["127.0.0.1"])
+    named = _integration(organization, owner, f"http://minio:{port}", bucket=bucket, prefix="photos/")
+    assert integrations.integration_validate(integration=named) == ""
+    ref = integrations.ObjectRef(bucket=bucket, key="photos/gate one.jpg")
+    assert integrations.object_size(named, ref) == len(objects["photos/gate one.jpg"])
+    body = integrations.open_object(named, ref)
+    try:
+        assert body.read() == objects["photos/gate one.jpg"]
+    finally:
+        body.close()

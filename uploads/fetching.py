@@ -68,11 +68,12 @@ def refusal(url: str) -> str:
     try:
         policy().check_url(url)
     except SSRFGuardError as error:
-        return _refusal_reason(error)
+        return refusal_reason(error)
     return ""
 
 
-def _refusal_reason(error: SSRFGuardError) -> str:
+def refusal_reason(error: SSRFGuardError) -> str:
+    """What a refusal of the address policy means, for people."""
     if isinstance(error, TooManyRedirectsError):
         return f"The address redirected more than {error.limit} times."
     if isinstance(error, BlockedURLError):
@@ -87,7 +88,8 @@ def _refusal_reason(error: SSRFGuardError) -> str:
 def check_host(host: str, port: int) -> str:
     """Why the portal will not connect to `host` (any of its addresses refused), or "" when it may.
 
-    For clients the portal does not drive socket by socket (boto3 for storage integrations).
+    The early check of a storage integration's endpoint, for a clear reason on the form; its connections are
+    checked again, and pinned, by guarded_session.
     """
     try:
         policy().check_url(f"https://{host}:{port}/" if ":" not in host else f"https://[{host}]:{port}/")
@@ -97,11 +99,12 @@ def check_host(host: str, port: int) -> str:
     except socket.gaierror:
         return f"The name {host} does not resolve."
     except SSRFGuardError as error:
-        return _refusal_reason(error)
+        return refusal_reason(error)
     return ""
 
 
-def _session() -> Session:
+def guarded_session() -> Session:
+    """A requests session whose every connection goes to an address the policy checked (the name resolved once)."""
     session = Session(policy=policy())
     # Proxies from the environment would resolve the target themselves, out of reach of the checks.
     session.trust_env = False
@@ -236,13 +239,13 @@ class open_url:
     def __enter__(self):
         # The whole file's time starts now: connecting and redirects count against it too.
         self.deadline = time.monotonic() + settings.URL_IMPORT_MAX_SECONDS
-        self.session = _session()
+        self.session = guarded_session()
         timeout = (settings.URL_IMPORT_CONNECT_TIMEOUT, settings.URL_IMPORT_READ_TIMEOUT)
         try:
             self.response = self.session.get(self.url, stream=True, timeout=timeout, allow_redirects=True)
         except SSRFGuardError as error:
             self.close()
-            raise FetchError(_refusal_reason(error)) from error
+            raise FetchError(refusal_reason(error)) from error
         except requests.TooManyRedirects as error:
             self.close()
             raise FetchError(f"The address redirected more than {settings.URL_IMPORT_MAX_REDIRECTS} times.") from error

@@ -402,8 +402,10 @@ def _key_for(asset: Asset, file_name: str) -> str:
 def _queue_fetches(asset_ids: list[str]) -> None:
     from uploads.tasks import fetch_imported_file
 
+    # A message carries its time limits: those of the settings now, not of when the task module was imported.
+    limits = {"soft_time_limit": settings.URL_IMPORT_SOFT_TIME_LIMIT, "time_limit": settings.URL_IMPORT_TIME_LIMIT}
     for asset_id in asset_ids:
-        fetch_imported_file.delay(asset_id)
+        fetch_imported_file.apply_async((asset_id,), **limits)
 
 
 def url_import_retry(*, session: UploadSession, asset_ids: list) -> int:

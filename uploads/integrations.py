@@ -2,7 +2,10 @@
 
 The portal never copies such files: it reads them through the integration to process them and shows
 them through short-lived presigned GETs. The secret is encrypted at rest with a key derived from
-STORAGE_INTEGRATION_KEY and never shown again.
+STORAGE_INTEGRATION_KEY and never shown again. boto3 never opens a connection of its own to the endpoint:
+each signed request goes through the address policy of URL imports (fetching.guarded_session), which
+resolves the name once and connects to the address it checked, so a name that answers one address to a
+check and another to the connection (DNS rebinding) cannot lead to an internal address (docs/SECURITY.md).
 """
 
 import base64
@@ -11,13 +14,24 @@ from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 import boto3
+import requests
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+    SSLError,
+)
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.utils import timezone
+from ssrfguard import SSRFGuardError
 
 from uploads import fetching
 from uploads.models import StorageIntegration
@@ -82,11 +96,11 @@ def endpoint_problem(endpoint_url: str) -> str:
 
 
 def _client(integration: StorageIntegration):
-    # Checked before each use: a name may have moved since the integration was saved.
+    # Checked before each use for a clear reason early: a name may have moved since the integration was saved.
     problem = endpoint_problem(integration.endpoint_url)
     if problem:
         raise IntegrationError(problem)
-    return boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=integration.endpoint_url or None,
         region_name=integration.region or DEFAULT_REGION,
@@ -102,6 +116,41 @@ def _client(integration: StorageIntegration):
             retries={"max_attempts": 2, "mode": "standard"},
         ),
     )
+    # botocore's documented hook for answering a signed request: the connection is the guarded session's.
+    client.meta.events.register("before-send.s3", _PolicySender())
+    return client
+
+
+class _PolicySender:
+    """Sends a request boto3 signed through fetching.guarded_session: the endpoint's name is resolved once, every
+    answer checked, and the socket connected to a checked address (TLS and the Host header keep the name), so the
+    check and the connection cannot see two different addresses. Errors come out as botocore's own, so its retries
+    and `explain` work as before; a refused address is an IntegrationError."""
+
+    def __init__(self):
+        self.session = fetching.guarded_session()
+
+    def __call__(self, request: AWSPreparedRequest, **kwargs) -> AWSResponse:
+        prepared = requests.Request(request.method, request.url, headers=dict(request.headers.items()), data=request.body).prepare()
+        timeout = (settings.URL_IMPORT_CONNECT_TIMEOUT, settings.URL_IMPORT_READ_TIMEOUT)
+        try:
+            answer = self.session.send(prepared, stream=True, allow_redirects=False, timeout=timeout)
+        except SSRFGuardError as error:
+            raise IntegrationError(fetching.refusal_reason(error)) from error
+        except requests.exceptions.ConnectTimeout as error:
+            raise ConnectTimeoutError(endpoint_url=request.url, error=error) from error
+        except requests.exceptions.ReadTimeout as error:
+            raise ReadTimeoutError(endpoint_url=request.url, error=error) from error
+        except requests.exceptions.SSLError as error:
+            raise SSLError(endpoint_url=request.url, error=error) from error
+        except requests.ConnectionError as error:
+            raise EndpointConnectionError(endpoint_url=request.url, error=error) from error
+        except requests.RequestException as error:
+            raise HTTPClientError(error=error) from error
+        response = AWSResponse(request.url, answer.status_code, answer.raw.headers, answer.raw)
+        if not request.stream_output:
+            response.content  # read whole now, as botocore's own sender does
+        return response
 
 
 def explain(error: Exception, integration: StorageIntegration) -> str:
