@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -187,6 +188,9 @@ def test_a_json_import_by_reference_reads_the_bucket_and_copies_nothing(
     assert not any(path.read_bytes() in objects.values() for path in stored)
     url = assets["gate-1"].file_url()
     assert url.startswith(f"{s3_endpoint}/{bucket}/photos/gate%20one.jpg?") and "X-Amz-Expires=" in url
+    # Shown like the portal's own originals: the type verification read, as a download (docs/SECURITY.md).
+    shown = requests.get(url, timeout=30)
+    assert (shown.headers["Content-Type"], shown.headers["Content-Disposition"].split(";")[0]) == ("image/jpeg", "attachment")
 
 
 def test_an_integration_used_by_an_import_cannot_be_removed(organization, owner, member, project, owner_client):

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.utils import timezone
 from ssrfguard import SSRFGuardError
 
+from assets import storage
 from uploads import fetching
 from uploads.models import StorageIntegration
 
@@ -256,12 +257,13 @@ def open_object(integration: StorageIntegration, ref: ObjectRef):
     return _client(integration).get_object(Bucket=ref.bucket, Key=ref.key)["Body"]
 
 
-def presigned_get(integration: StorageIntegration, ref: ObjectRef, *, filename: str | None, expires: int) -> str:
-    from urllib.parse import quote
-
+def presigned_get(integration: StorageIntegration, ref: ObjectRef, *, filename: str | None, content_type: str, expires: int) -> str:
+    """A presigned GET of a bucket object, served like the portal's own originals: the verified type (or neutral), as a
+    download (docs/SECURITY.md)."""
     params = {"Bucket": ref.bucket, "Key": ref.key}
-    if filename:
-        params["ResponseContentDisposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    params["ResponseContentType"], params["ResponseContentDisposition"] = storage.response_headers(
+        content_type, filename or ref.key.rpartition("/")[2], inline=False
+    )
     return _client(integration).generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
 
 
@@ -286,4 +288,7 @@ def open_reference(asset):
 def reference_url(asset, *, filename: str | None = None) -> str:
     """A short-lived presigned GET of an asset imported by reference (DOWNLOAD_URL_EXPIRY_SECONDS)."""
     integration, ref = reference_of(asset)
-    return presigned_get(integration, ref, filename=filename, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS)
+    return presigned_get(
+        integration, ref, filename=filename, content_type=asset.verified_content_type,
+        expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS,
+    )
