@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 
 from django.core.files.storage import default_storage
@@ -309,7 +309,7 @@ def assets_give_up(*, asset_ids: list[str], works_on: dict, reason: str) -> int:
 
 def give_up_reason(error: BaseException, *, doing: str, tries: int, retry_hint: str = "Retry to upload it again") -> str:
     """Why a task gave up on a file, for people: what failed, never the exception's own text."""
-    if isinstance(error, SoftTimeLimitExceeded):
+    if isinstance(error, (SoftTimeLimitExceeded, TimeLimitExceeded)):
         return f"{doing.capitalize()} took longer than the portal allows for one file. {retry_hint}."
     if isinstance(error, ClientError):
         answer = error.response.get("Error", {}).get("Code") or "an error"

@@ -10,6 +10,7 @@ import pytest
 import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
+from celery.exceptions import TimeLimitExceeded
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
@@ -412,6 +413,16 @@ def test_an_error_nobody_expected_is_not_shown_to_people_as_it_is(upload_session
     assert asset.error_reason == (
         "Checking the stored file failed unexpectedly. Retry to upload it again; contact support if it keeps failing."
     )
+
+
+def test_a_task_stopped_by_its_hard_time_limit_says_it_took_too_long(upload_session, worker_verify, monkeypatch):
+    asset = _register(upload_session, "north-1.jpg", make_jpeg(), "image/jpeg")
+    _failing(monkeypatch, "inspect_many", [TimeLimitExceeded(60)])
+
+    worker_verify(upload_session, asset)
+
+    asset.refresh_from_db()
+    assert asset.error_reason == "Checking the stored file took longer than the portal allows for one file. Retry to upload it again."
 
 
 # --- which files a completion touches ---------------------------------------------------------------
