@@ -66,6 +66,12 @@ def prepare() -> None:
         _put_signing()
 
 
+def browser_origin() -> str | None:
+    """scheme://host[:port] at which browsers reach stored files (the URLs presign hands out), or None when that is the
+    portal's own address (embedded storage). Built at start-up with the signing set-up (prepare)."""
+    return _put_signing().origin if is_s3() else None
+
+
 def sha256_hex_to_base64(sha256_hex: str) -> str:
     """S3's x-amz-checksum-sha256 is the base64 of the digest; the portal keeps the hex form."""
     return base64.b64encode(binascii.unhexlify(sha256_hex)).decode()
