@@ -61,15 +61,29 @@ def _s3():
 
 
 def prepare() -> None:
-    """Builds what signing needs (on S3: boto3's client and the PUT signing set-up) now, not in a first request."""
+    """Builds what signing needs (on S3: boto3's client, the PUT signing set-up and the origin pages allow) now, not in
+    a first request."""
     if is_s3():
+        browser_origin()
         _put_signing()
+
+
+# Per S3 storage object (a settings change makes a new one): see browser_origin.
+_ORIGINS: "weakref.WeakKeyDictionary[S3Storage, str]" = weakref.WeakKeyDictionary()
 
 
 def browser_origin() -> str | None:
     """scheme://host[:port] at which browsers reach stored files (the URLs presign hands out), or None when that is the
-    portal's own address (embedded storage). Built at start-up with the signing set-up (prepare)."""
-    return _put_signing().origin if is_s3() else None
+    portal's own address (embedded storage). Worked out once per storage object (prepare does it at start-up), with
+    boto3's unsigned client: the same endpoint rules and addressing style, and no credentials needed."""
+    if not is_s3():
+        return None
+    s3_storage = storages["default"]
+    if s3_storage not in _ORIGINS:
+        client = s3_storage.unsigned_connection.meta.client
+        probe = urlsplit(client.generate_presigned_url("put_object", Params={"Bucket": s3_storage.bucket_name, "Key": "_"}))
+        _ORIGINS[s3_storage] = f"{probe.scheme}://{probe.netloc}"
+    return _ORIGINS[s3_storage]
 
 
 def sha256_hex_to_base64(sha256_hex: str) -> str:
