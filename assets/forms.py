@@ -1,8 +1,8 @@
 from django import forms
 
 from assets.models import Asset
-from portal.forms import ListFilterForm
 from projects.forms import people_choices
+from ui.forms import ListFilterForm
 
 
 class AssetFilterForm(ListFilterForm):

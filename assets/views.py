@@ -7,9 +7,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from assets.forms import AssetFilterForm
 from assets.models import Asset
-from portal.htmx import wants_fragment
 from projects.access import get_project_for_user
 from projects.models import Batch
+from ui.htmx import wants_fragment
 
 
 @login_required

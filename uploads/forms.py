@@ -1,7 +1,7 @@
 from django import forms
 
-from portal.forms import ListFilterForm
 from projects.forms import people_choices
+from ui.forms import ListFilterForm
 from uploads.models import UploadSession
 
 

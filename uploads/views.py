@@ -16,9 +16,9 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation, HttpResponseStopPolling
 
 from assets.models import Asset
-from portal.htmx import wants_fragment
 from projects.access import ProjectAccess, get_project_for_user
 from projects.models import Membership, role_can_manage, role_can_upload
+from ui.htmx import wants_fragment
 from uploads import services
 from uploads.forms import SessionFilterForm, UploadSessionForm
 from uploads.models import UploadSession
