@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "projects",
     "assets",
     "uploads",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -347,14 +348,14 @@ LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 # them saw. 0 = REMOTE_ADDR only (a client can write X-Forwarded-For itself); 1 by default behind SECURE_PROXY_SSL.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if env_bool("SECURE_PROXY_SSL", False) else 0, minimum=0)
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
-AXES_HANDLER = "portal.login_throttle.LoginThrottleHandler"
+AXES_HANDLER = "accounts.login_throttle.LoginThrottleHandler"
 AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
 # Tries during a lock-out do not extend it, so the page can say when it ends.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_CLIENT_IP_CALLABLE = "portal.login_throttle.client_ip_address"
-AXES_LOCKOUT_CALLABLE = "portal.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.login_throttle.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "accounts.login_throttle.lockout_response"
 # Only failures are kept (a row per username and address); successful logins are not logged.
 AXES_DISABLE_ACCESS_LOG = True
 # Password-reset emails: at most PASSWORD_RESET_EMAILS_PER_ADDRESS requests for one address and

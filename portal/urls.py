@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts.login_throttle import ThrottledPasswordResetForm
 from portal import views
-from portal.login_throttle import ThrottledPasswordResetForm
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,5 +21,5 @@ urlpatterns = [
     path("", include("uploads.urls")),
     path("", include("assets.storage_urls")),
     path("api/v1/", include("portal.api.urls")),
-    path("profile/", include("portal.account_urls")),
+    path("profile/", include("accounts.urls")),
 ]

@@ -2,7 +2,7 @@
 
 from django.test import Client
 
-from portal import services
+from accounts import services
 from tests.conftest import PASSWORD
 
 BASE = "/api/v1"

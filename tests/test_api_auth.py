@@ -5,8 +5,8 @@ from unittest import mock
 import pytest
 from django.test import Client
 
-from portal import services
-from portal.models import ApiKey
+from accounts import services
+from accounts.models import ApiKey
 from tests.api import BASE, Api
 from tests.conftest import PASSWORD
 

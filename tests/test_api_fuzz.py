@@ -7,8 +7,8 @@ import requests
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from accounts import services
 from assets.models import Asset
-from portal import services
 from projects.models import Batch
 from tests.conftest import PASSWORD
 

@@ -8,8 +8,8 @@ import re
 import pytest
 import requests
 
+from accounts import services
 from assets.models import Asset
-from portal import services
 from projects.models import Record
 from tests.conftest import PASSWORD
 from tests.media_factory import make_video

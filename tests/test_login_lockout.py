@@ -8,7 +8,7 @@ from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
-from portal import services
+from accounts import services
 from tests.api import BASE
 from tests.conftest import PASSWORD
 from tests.helpers import text_of

@@ -58,7 +58,7 @@ def test_the_limit_lifts_when_its_window_has_passed(client, owner, settings, mon
     assert len(mail.outbox) == 3
 
     later = 1_000_000_000.0 + settings.PASSWORD_RESET_THROTTLE_SECONDS * 10
-    monkeypatch.setattr("portal.login_throttle.time.time", lambda: later)
+    monkeypatch.setattr("accounts.login_throttle.time.time", lambda: later)
     _ask(client, owner.email)
 
     assert len(mail.outbox) == 4

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from accounts import services
 from assets.models import Asset
-from portal import services
 from tests.conftest import PASSWORD
 from tests.media_factory import make_png
 

@@ -5,8 +5,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from portal.models import ApiKey
-from portal import services
+from accounts import services
+from accounts.models import ApiKey
 from tests.api import Api
 
 

@@ -6,7 +6,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
-from portal import services
+from accounts import services
 from portal.api.schemas import ErrorOut, Text, ValidationErrorOut
 from portal.api.security import ApiKeyOnly
 

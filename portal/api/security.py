@@ -2,9 +2,9 @@
 
 from django.http import HttpRequest
 
-from portal import services
+from accounts import services
+from accounts.models import ApiKey
 from portal.api.errors import KeyRefused, TokenRefused
-from portal.models import ApiKey
 
 
 class ApiKeyOnly:

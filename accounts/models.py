@@ -36,6 +36,8 @@ class ApiKey(models.Model):
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
+        # The table it had when it lived in portal/, kept so existing keys stay valid (docs/ARCHITECTURE.md).
+        db_table = "portal_apikey"
         ordering = ["-created_at", "-id"]
         verbose_name = "API key"
 

@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from portal import services
-from portal.models import ApiKey
+from accounts import services
+from accounts.models import ApiKey
 from projects.models import Membership, Profile, role_can_manage
 
 
@@ -44,7 +44,7 @@ def _profile_context(request: HttpRequest, **extra) -> dict:
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/profile.html", _profile_context(request))
+    return render(request, "accounts/profile.html", _profile_context(request))
 
 
 @login_required
@@ -53,9 +53,9 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
     """Creates a key and shows its secret once, in this response only (it is not stored)."""
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
-        return render(request, "portal/profile.html", _profile_context(request, key_form=form), status=422)
+        return render(request, "accounts/profile.html", _profile_context(request, key_form=form), status=422)
     key, secret = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
-    response = render(request, "portal/profile.html", _profile_context(request, new_key=key, new_secret=secret))
+    response = render(request, "accounts/profile.html", _profile_context(request, new_key=key, new_secret=secret))
     response["Cache-Control"] = "no-store"
     return response
 

@@ -12,9 +12,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from portal import login_throttle
-from portal.models import ApiKey
+from accounts import login_throttle
+from accounts.models import ApiKey
 
+# The salt tokens were first signed with (when the API lived in portal/api/): issued tokens stay valid.
 _TOKEN_SALT = "portal.api.token.v1"
 
 
