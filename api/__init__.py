@@ -10,8 +10,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
-from portal.api.errors import ApiError, KeyRefused, TokenRefused
-from portal.api.security import ApiKeyAndToken
+from api.errors import ApiError, KeyRefused, TokenRefused
+from api.security import ApiKeyAndToken
 
 LOGIN_PATH = "/login"
 _PAGE_HEADERS = {
@@ -129,7 +129,7 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return _message(api, request, 422, message, errors=errors)
 
 
-from portal.api import assets, auth, workflows  # noqa: E402  (routers register on `api`)
+from api import assets, auth, workflows  # noqa: E402  (routers register on `api`)
 
 api.add_router("", auth.router)
 api.add_router("", assets.router)

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import ApiKey
-from portal.api.errors import KeyRefused, TokenRefused
+from api.errors import KeyRefused, TokenRefused
 
 
 class ApiKeyOnly:

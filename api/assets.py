@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from pydantic import AfterValidator, Field
 
+from api.errors import ApiError
+from api.pagination import Paging, paginate
+from api.schemas import ErrorOut, JsonObject, Text, ValidationErrorOut
 from assets.models import Asset
-from portal.api.errors import ApiError
-from portal.api.pagination import Paging, paginate
-from portal.api.schemas import ErrorOut, JsonObject, Text, ValidationErrorOut
 from projects.access import get_membership_for_user, get_project_for_user
 from projects.models import Membership, role_can_manage, role_can_upload
 from uploads import single

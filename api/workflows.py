@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from portal.api.errors import ApiError
-from portal.api.pagination import Paging, paginate
-from portal.api.schemas import ErrorOut, Text, ValidationErrorOut
+from api.errors import ApiError
+from api.pagination import Paging, paginate
+from api.schemas import ErrorOut, Text, ValidationErrorOut
 from projects import batches as batch_services
 from projects.access import get_batch_for_user, get_project_for_user
 from projects.models import Batch, Project, Record

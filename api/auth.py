@@ -7,8 +7,8 @@ from ninja.errors import HttpError
 from pydantic import Field
 
 from accounts import services
-from portal.api.schemas import ErrorOut, Text, ValidationErrorOut
-from portal.api.security import ApiKeyOnly
+from api.schemas import ErrorOut, Text, ValidationErrorOut
+from api.security import ApiKeyOnly
 
 router = Router(tags=["Authentication"])
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from portal.api import api
-from portal.api.docs import api_docs
+from api import api
+from api.docs import api_docs
 
 urlpatterns = [
     path("docs", api_docs, name="api_docs"),

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from portal.api import api
+from api import api
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 _CODE = re.compile(r"`([^`]+)`")
@@ -117,7 +117,7 @@ def api_docs(request: HttpRequest) -> HttpResponse:
     base_url = request.build_absolute_uri(reverse("api:api-root")).rstrip("/")
     return render(
         request,
-        "portal/api_docs.html",
+        "api/api_docs.html",
         {
             "document": document,
             "groups": _operations(document),
