@@ -5,7 +5,7 @@ PORT ?= 8000
 BIND_HOST ?= 127.0.0.1
 VENV := .venv
 PY := $(VENV)/bin/python
-JS_SOURCES := $(wildcard static/js/*.js static/css/*.css)
+JS_SOURCES := $(wildcard static/js/*.js static/js/upload/*.js static/css/*.css)
 
 .PHONY: run test audit setup static migrate demo browser clean
 

@@ -1,4 +1,5 @@
-// Bundles static/js/app.js and static/css/app.css, with what they import from node_modules, into static/dist/.
+// Bundles static/js/app.js (with upload.js and its modules in static/js/upload/) and static/css/app.css, with what they
+// import from node_modules, into static/dist/.
 import * as esbuild from "esbuild";
 
 await esbuild.build({
