@@ -11,7 +11,7 @@ from pydantic import Field
 from api.errors import ApiError
 from api.pagination import Paging, paginate
 from api.schemas import ErrorOut, Text, ValidationErrorOut
-from projects import batches as batch_services
+from assets import batches as batch_services
 from projects.access import get_batch_for_user, get_project_for_user
 from projects.models import Batch, Project, Record
 

@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
+from assets import storage
 from projects.models import Membership
-
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -126,14 +126,17 @@ class Asset(models.Model):
     @property
     def thumbnail_url(self) -> str:
         """A short-lived URL of the thumbnail (videos: the poster), or "" before processing made one."""
-        from assets import storage
-
         if not self.thumbnail_key:
             return ""
         # Thumbnails and posters are JPEGs the portal made itself.
         return storage.presign(
             "get", self.thumbnail_key, content_type="image/jpeg", inline=True, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS
         )["url"]
+
+    @property
+    def is_reference(self) -> bool:
+        """Imported by reference: the original stays in the customer's bucket and is read there."""
+        return self.source == self.Source.REFERENCE
 
     @property
     def verified_content_type(self) -> str:
@@ -144,17 +147,15 @@ class Asset(models.Model):
         """A short-lived URL of a stored file of the asset (default: the original). The original the uploader sent is
         served as a download, with the type verification established (or application/octet-stream); the rendition the
         portal made plays inline (docs/SECURITY.md). <img> and <video> show either."""
-        from assets import storage
-
         key = key or self.storage_key
         filename = self.original_filename if key == self.storage_key else None
         made_here = key == self.rendition_key
         content_type = "video/mp4" if made_here else self.verified_content_type if key == self.storage_key else ""
-        if self.source == self.Source.REFERENCE and key == self.storage_key:
-            from uploads.integrations import reference_url
-
-            # Imported by reference: the original stays in the customer's bucket and is signed through its integration.
-            return reference_url(self, filename=filename)
+        if self.is_reference and key == self.storage_key:
+            # The original stays in the customer's bucket and is signed there (storage.register_reference_reader).
+            return storage.original_url(
+                self, filename=filename, content_type=content_type, expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS
+            )
         return storage.presign(
             "get", key, filename=filename, content_type=content_type, inline=made_here,
             expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS,

@@ -1,34 +1,24 @@
 """Workflows of one asset across the database, the object store and the task queue."""
 
-import hashlib
-import io
 import logging
-import os
-import tempfile
-import threading
-import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
-
-from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from assets import content, memory, storage
+from assets import content, storage
 from assets.models import Asset
-from projects.models import all_image_formats
+from assets.signals import settled
 
 logger = logging.getLogger(__name__)
-_CHUNK = 1024 * 1024
 
 
 def _human_size(size: int) -> str:
-    from django.template.defaultfilters import filesizeformat
-
     return f"{filesizeformat(size)} ({size:,} bytes)"
 
 
@@ -64,17 +54,17 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
     size, prefix = stored if stored is not None else (None, b"")
     if size is None:
         finalized = asset.upload_session is not None and not asset.upload_session.is_open
-        _fail(
-            asset,
-            "The session was finalized before this file finished uploading."
+        asset_fail(
+            asset=asset,
+            reason="The session was finalized before this file finished uploading."
             if finalized
             else "The file never arrived in storage. Retry to upload it again.",
         )
         return False
     if asset.size is not None and size != asset.size:
-        _fail(
-            asset,
-            f"The stored file is {_human_size(size)} but {_human_size(asset.size)} were declared; "
+        asset_fail(
+            asset=asset,
+            reason=f"The stored file is {_human_size(size)} but {_human_size(asset.size)} were declared; "
             "it was discarded. Retry to upload it again.",
             discard=True,
         )
@@ -82,7 +72,7 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
     identified = content.identify(prefix)
     problem = content_problem(identified, asset_type=asset.asset_type, project=asset.project)
     if problem:
-        _fail(asset, problem, discard=True)
+        asset_fail(asset=asset, reason=problem, discard=True)
         return False
     # Sealed under a key no URL was signed for: a signed PUT sent again can no longer replace what was verified.
     sent_to = asset.storage_key
@@ -94,182 +84,48 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
     ):
         storage.delete(sealed)
         return False
-    transaction.on_commit(lambda: _queue_processing(asset))
+    asset_queue_processing(asset=asset)
     return True
 
 
-def _queue_processing(asset: Asset) -> None:
-    from assets import tasks
-
-    if asset.asset_type == Asset.Type.IMAGE:
-        tasks.process_image.delay(str(asset.pk))
-    else:
-        tasks.queue_video.delay(str(asset.pk))
+def _queue(task: str, *args) -> None:
+    # By name: assets.tasks imports this module, so it is not imported back (docs/ARCHITECTURE.md, "Layers").
+    current_app.tasks[task].delay(*args)
 
 
-@contextmanager
-def stored_copy(asset: Asset):
-    """A local file with the asset's stored bytes and their sha256, read once in chunks (never whole in memory)."""
-    digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(prefix="asset-", suffix=".bin") as local:
-        with _open_original(asset) as stored:
-            for chunk in iter(lambda: stored.read(_CHUNK), b""):
-                digest.update(chunk)
-                local.write(chunk)
-        local.flush()
-        local.seek(0)
-        yield local, digest.hexdigest()
+def asset_queue_processing(*, asset: Asset) -> None:
+    """Hands an Uploaded file to the workers once the transaction commits: images are validated, videos preprocessed."""
+    task = "assets.tasks.process_image" if asset.asset_type == Asset.Type.IMAGE else "assets.tasks.queue_video"
+    asset_id = str(asset.pk)
+    transaction.on_commit(lambda: _queue(task, asset_id))
 
 
-def _open_original(asset: Asset):
-    """The asset's original bytes as a stream: from the portal's storage, or read through the storage
-    integration when it was imported by reference (those bytes are never copied)."""
-    if asset.source == Asset.Source.REFERENCE:
-        from contextlib import closing
-
-        from uploads.integrations import open_reference
-
-        return closing(open_reference(asset))
-    return default_storage.open(asset.storage_key, "rb")
+def assets_queue_verification(*, asset_ids: list[str]) -> None:
+    """Queues the check of stored objects whose transfer a client reported done, once the transaction commits."""
+    transaction.on_commit(lambda: _queue("assets.tasks.verify_uploads", asset_ids))
 
 
-def _checksum_problem(asset: Asset, sha256: str) -> str:
-    if asset.sha256 and sha256 != asset.sha256:
-        return "The stored bytes do not match the sha256 declared for this file; it was discarded. Retry to upload it again."
-    return ""
+def transfers_queue_discard(*, transfers: list[tuple[str, bool]]) -> None:
+    """Queues the deletion of what abandoned transfers left ((key, whether it went in parts)), once the transaction
+    commits."""
+    transaction.on_commit(lambda: _queue("assets.tasks.discard_transfers", transfers))
 
 
-def _fail(asset: Asset, reason: str, *, discard: bool = False) -> None:
-    if discard:
+def asset_fail(*, asset: Asset, reason: str, discard: bool = False) -> bool:
+    """Any failure before the asset is ready: Upload Error with `reason` (shown to people as it is), then its session
+    may complete. With `discard`, what is stored under its key is deleted (never for a file read by reference).
+    Returns whether this call moved it."""
+    if discard and not asset.is_reference:
         storage.delete(asset.storage_key)
-    if asset.mark_upload_error(reason):
-        asset_settled(asset=asset)
-
-
-def asset_process_image(*, asset: Asset) -> bool:
-    """Uploaded image -> Ready with its metadata and thumbnail, or Upload Error with a reason a person understands."""
-    from assets import media
-
-    project = asset.project
-    with stored_copy(asset) as (local, sha256):
-        problem = _checksum_problem(asset, sha256)
-        if problem:
-            _fail(asset, problem, discard=True)
-            return False
-        try:
-            metadata = media.inspect_image(
-                local,
-                allowed_formats=tuple(project.image_formats if project else all_image_formats()),
-                require_camera_metadata=bool(project and project.require_camera_metadata),
-            )
-            local.seek(0)
-            thumbnail = media.make_thumbnail(local)
-        except media.MediaError as error:
-            _fail(asset, str(error))
-            return False
-        except MemoryError:
-            _fail(asset, memory.reason(doing="processing the image"))
-            return False
-    thumbnail_key = storage.write(f"{asset.storage_key}.thumb.jpg", io.BytesIO(thumbnail))
-    if not asset.mark_ready(media_metadata=metadata, thumbnail_key=thumbnail_key, sha256=asset.sha256 or sha256):
+    if not asset.mark_upload_error(reason):
         return False
     asset_settled(asset=asset)
     return True
 
 
-def asset_preprocess_video(*, asset: Asset) -> bool:
-    """Pending (or Recovering) Pre-Processing -> Pre-Processing -> Ready, for the one run that claims the video.
-
-    Probes the video (unless its frame rate and frame count were given at registration), makes a
-    poster, and when browsers cannot step through it frame by frame, an H.264 MP4 rendition at a
-    constant frame rate beside the untouched original. Outputs go to fixed keys, so a second run
-    overwrites rather than adds. A thread beats while the work runs; a run that lost its claim
-    (recovered after its heartbeat stopped) changes nothing. A video larger than the VIDEO_MAX_* limits, or
-    whose processing runs out of the worker's memory, is an Upload Error saying so.
-    """
-    from assets import media
-
-    token = uuid.uuid4().hex
-    if not asset.start_preprocessing(token):
-        return False
-    limits = media.VideoLimits(
-        max_pixels=settings.VIDEO_MAX_PIXELS,
-        max_frames=settings.VIDEO_MAX_FRAMES,
-        max_duration_seconds=settings.VIDEO_MAX_DURATION_SECONDS,
-    )
-    peak_before = memory.peak()
-    try:
-        with _heartbeat(asset, token), stored_copy(asset) as (local, sha256):
-            problem = _checksum_problem(asset, sha256)
-            if problem:
-                _fail_claimed(asset, token, problem, discard=True)
-                return False
-            provided = asset.media_metadata.get("provided") is True
-            metadata = dict(asset.media_metadata) if provided else media.probe_video(local.name)
-            # What the file declares bounds the work, whatever was given at registration (docs/SECURITY.md).
-            media.check_video_limits(media.video_header(local.name) if provided else metadata, limits)
-            poster_key = storage.write(f"{asset.storage_key}.poster.jpg", io.BytesIO(media.make_poster(local.name)))
-            rendition_key = ""
-            if not provided and media.needs_rendition(metadata):
-                with tempfile.TemporaryDirectory(prefix="rendition-") as folder:
-                    target = os.path.join(folder, "rendition.mp4")
-                    metadata["rendition"] = media.make_rendition(local.name, target, limits=limits)
-                    with open(target, "rb") as rendition:
-                        rendition_key = storage.write(f"{asset.storage_key}.rendition.mp4", rendition)
-    except media.MediaError as error:
-        # Past the memory limit FFmpeg fails in ways that read as a damaged file (assets/memory.py).
-        out_of_memory = memory.ran_out(error, peak_before=peak_before)
-        _fail_claimed(asset, token, memory.reason(doing="preprocessing the video") if out_of_memory else str(error))
-        return False
-    except MemoryError:
-        _fail_claimed(asset, token, memory.reason(doing="preprocessing the video"))
-        return False
-    except SoftTimeLimitExceeded:
-        _fail_claimed(asset, token, "Preprocessing took longer than the time the portal allows for one video.")
-        return False
-    finished = asset.finish_preprocessing(
-        token, media_metadata=metadata, thumbnail_key=poster_key, rendition_key=rendition_key, sha256=asset.sha256 or sha256
-    )
-    if finished:
-        asset_settled(asset=asset)
-    return finished
-
-
-def _fail_claimed(asset: Asset, token: str, reason: str, *, discard: bool = False) -> None:
-    """Upload Error for a video, only while this run still holds its claim."""
-    if asset.move(Asset.Status.UPLOAD_ERROR, reason=reason, only_if={"processing_token": token}, processing_token=""):
-        if discard:
-            storage.delete(asset.storage_key)
-        asset_settled(asset=asset)
-
-
-@contextmanager
-def _heartbeat(asset: Asset, token: str):
-    """Beats for the claim from a thread while the work runs; the beats stop with the process."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(settings.PREPROCESSING_HEARTBEAT_SECONDS):
-                if not asset.beat(token):
-                    return
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{asset.pk}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=settings.PREPROCESSING_HEARTBEAT_SECONDS + 5)
-
-
 def assets_recover_stalled() -> dict[str, int]:
     """Finds videos whose preprocessing stopped beating: Recovering Pre-Processing and queued again, or
     Upload Error once they used up their attempts. Returns how many of each."""
-    from assets import tasks
-
     stalled_before = timezone.now() - timedelta(seconds=settings.PREPROCESSING_STALL_SECONDS)
     counts = {"recovered": 0, "failed": 0}
     stalled = Asset.objects.filter(status=Asset.Status.PREPROCESSING, processing_heartbeat_at__lt=stalled_before)
@@ -285,12 +141,12 @@ def assets_recover_stalled() -> dict[str, int]:
         elif asset.mark_recovering(stalled_before=stalled_before):
             counts["recovered"] += 1
             asset_id = str(asset.pk)
-            transaction.on_commit(lambda asset_id=asset_id: tasks.preprocess_video.delay(asset_id))
+            transaction.on_commit(lambda asset_id=asset_id: _queue("assets.tasks.preprocess_video", asset_id))
     # A recovery whose message was lost is queued again (and its clock restarted, so it is not queued twice).
     lost = Asset.objects.filter(status=Asset.Status.RECOVERING_PREPROCESSING, status_changed_at__lt=stalled_before)
     for asset_id in list(lost.values_list("pk", flat=True)):
         if Asset.objects.filter(pk=asset_id, status_changed_at__lt=stalled_before).update(status_changed_at=timezone.now()):
-            transaction.on_commit(lambda asset_id=str(asset_id): tasks.preprocess_video.delay(asset_id))
+            transaction.on_commit(lambda asset_id=str(asset_id): _queue("assets.tasks.preprocess_video", asset_id))
     return counts
 
 
@@ -327,12 +183,5 @@ def give_up_reason(error: BaseException, *, doing: str, tries: int, retry_hint: 
 
 
 def asset_settled(*, asset: Asset) -> None:
-    """An asset reached Ready or Upload Error: its session may now be complete."""
-    if asset.upload_session_id is None:
-        return
-    from uploads.models import UploadSession
-    from uploads.services import upload_session_check_complete
-
-    session = UploadSession.objects.filter(pk=asset.upload_session_id).first()
-    if session is not None:
-        upload_session_check_complete(session=session)
+    """An asset reached Ready or Upload Error: tells whoever listens (its upload session may now be complete)."""
+    settled.send(sender=Asset, asset=asset)

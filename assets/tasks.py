@@ -73,7 +73,10 @@ def process_image(asset_id: str) -> None:
     """Uploaded image -> Ready (validated, metadata read, thumbnail made) or Upload Error with the reason."""
     asset = Asset.objects.filter(pk=asset_id, status=Asset.Status.UPLOADED).select_related("project").first()
     if asset is not None:
-        services.asset_process_image(asset=asset)
+        # Here, not at the top: autodiscovery loads this module in web processes too, which never decode media.
+        from assets import processing
+
+        processing.asset_process_image(asset=asset)
 
 
 @shared_task(base=GivesUpOnFailure, works_on=UPLOADED, doing="queueing the video for preprocessing", **STORAGE_TASK)
@@ -92,7 +95,10 @@ def preprocess_video(asset_id: str) -> None:
     """
     asset = Asset.objects.filter(pk=asset_id).select_related("project").first()
     if asset is not None:
-        services.asset_preprocess_video(asset=asset)
+        # Here, not at the top: autodiscovery loads this module in web processes too, which never decode media.
+        from assets import processing
+
+        processing.asset_preprocess_video(asset=asset)
 
 
 @shared_task(**STORAGE_TASK)

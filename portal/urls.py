@@ -19,7 +19,7 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("assets.urls")),
     path("", include("uploads.urls")),
-    path("", include("assets.storage_urls")),
+    path("", include("assets.storage.urls")),
     path("api/v1/", include("api.urls")),
     path("profile/", include("accounts.urls")),
 ]

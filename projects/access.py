@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from projects.models import Membership, Organization, Project, role_can_manage, role_can_upload
+from projects.models import Batch, Membership, Organization, Project, role_can_manage, role_can_upload
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,8 @@ def organizations_for_user(user):
     return Organization.objects.filter(memberships__user=user) if user.is_authenticated else Organization.objects.none()
 
 
-def get_batch_for_user(user, batch_id, *, need: str = "view") -> tuple[ProjectAccess, "Batch"]:
+def get_batch_for_user(user, batch_id, *, need: str = "view") -> tuple[ProjectAccess, Batch]:
     """A batch of a project the user may see, with the user's access to that project (foreign ids: 404)."""
-    from projects.models import Batch
-
     batch = get_object_or_404(Batch.objects.filter(project__in=Project.objects.for_user(user).values("pk")), pk=batch_id)
     access = get_project_for_user(user, batch.project_id, need=need)
     batch.project = access.project

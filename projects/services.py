@@ -7,16 +7,21 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from projects.models import Invitation, Membership, Organization, Project
+from projects.refusals import Refused
 
 User = get_user_model()
 
 
-class LastAdminError(Exception):
+class LastAdminError(Refused):
     """An organization must keep at least one admin."""
 
+    status = 409
 
-class InvitationForAnotherPerson(Exception):
+
+class InvitationForAnotherPerson(Refused):
     """The account accepting an invitation does not have the invited email address."""
+
+    status = 403
 
 
 @transaction.atomic

@@ -188,5 +188,5 @@ def storage_backend(request) -> str:
 def queued_processing(monkeypatch) -> list:
     """Media processing is another part's job: record the assets it would get instead of running it."""
     queued: list = []
-    monkeypatch.setattr("assets.services._queue_processing", queued.append)
+    monkeypatch.setattr("assets.services.asset_queue_processing", lambda *, asset: queued.append(asset))
     return queued

@@ -18,7 +18,7 @@ def batch(project, owner):
 def test_the_project_has_a_batches_tab(owner_client, project):
     content = owner_client.get(reverse("assets:list", args=[project.pk])).content.decode()
 
-    assert f'href="{reverse("projects:batches", args=[project.pk])}"' in content
+    assert f'href="{reverse("assets:batches", args=[project.pk])}"' in content
 
 
 def test_the_batches_tab_lists_batches_with_record_counts(owner_client, project, batch):
@@ -26,7 +26,7 @@ def test_the_batches_tab_lists_batches_with_record_counts(owner_client, project,
         Record.objects.create(batch=batch, asset=make_asset(project, status=S.READY), status=status)
     Batch.objects.create(project=project, name="Empty one", is_enabled=False)
 
-    rows = table_rows(owner_client.get(reverse("projects:batches", args=[project.pk])).content)
+    rows = table_rows(owner_client.get(reverse("assets:batches", args=[project.pk])).content)
 
     by_name = {row["Batch"]: row for row in rows}
     assert (by_name["Week 12"]["Records"], by_name["Week 12"]["Queued"], by_name["Week 12"]["Complete"]) == ("3", "2", "1")
@@ -34,7 +34,7 @@ def test_the_batches_tab_lists_batches_with_record_counts(owner_client, project,
 
 
 def test_creating_a_batch_from_the_tab(member_client, project, member):
-    response = member_client.post(reverse("projects:batches", args=[project.pk]), {"name": "Night drives", "is_enabled": "on"}, follow=True)
+    response = member_client.post(reverse("assets:batches", args=[project.pk]), {"name": "Night drives", "is_enabled": "on"}, follow=True)
 
     batch = Batch.objects.get(project=project)
     assert (batch.name, batch.is_enabled, batch.created_by) == ("Night drives", True, member)
@@ -42,22 +42,22 @@ def test_creating_a_batch_from_the_tab(member_client, project, member):
 
 
 def test_a_viewer_sees_batches_but_cannot_create_one(viewer_client, project, batch):
-    page = viewer_client.get(reverse("projects:batches", args=[project.pk]))
+    page = viewer_client.get(reverse("assets:batches", args=[project.pk]))
 
     assert "Week 12" in page.content.decode()
     assert "Create batch" not in page.content.decode()
-    assert viewer_client.post(reverse("projects:batches", args=[project.pk]), {"name": "x"}).status_code == 403
+    assert viewer_client.post(reverse("assets:batches", args=[project.pk]), {"name": "x"}).status_code == 403
 
 
 def test_another_organizations_batches_are_404(outsider_client, project, batch):
-    assert outsider_client.get(reverse("projects:batches", args=[project.pk])).status_code == 404
-    assert outsider_client.get(reverse("projects:batch_detail", args=[project.pk, batch.pk])).status_code == 404
+    assert outsider_client.get(reverse("assets:batches", args=[project.pk])).status_code == 404
+    assert outsider_client.get(reverse("assets:batch_detail", args=[project.pk, batch.pk])).status_code == 404
 
 
 def test_a_batch_page_lists_its_records_filtered_by_status(owner_client, project, batch):
     Record.objects.create(batch=batch, asset=make_asset(project, name="kept.jpg", status=S.READY), status="complete")
     Record.objects.create(batch=batch, asset=make_asset(project, name="other.jpg", status=S.READY), status="queued")
-    url = reverse("projects:batch_detail", args=[project.pk, batch.pk])
+    url = reverse("assets:batch_detail", args=[project.pk, batch.pk])
 
     everything = table_rows(owner_client.get(url).content)
     complete = table_rows(owner_client.get(url, {"status": "complete"}).content)
@@ -95,7 +95,7 @@ def test_adding_selected_assets_to_a_batch(owner_client, project, batch):
     back = reverse("assets:list", args=[project.pk]) + "?status=ready"
 
     response = owner_client.post(
-        reverse("projects:batch_add_assets", args=[project.pk]),
+        reverse("assets:batch_add_assets", args=[project.pk]),
         {"batch": str(batch.pk), "asset": [str(ready.pk), str(uploading.pk)], "next": back},
     )
 
@@ -111,7 +111,7 @@ def test_adding_to_a_new_batch_creates_it(owner_client, project):
     asset = make_asset(project, status=S.READY)
 
     owner_client.post(
-        reverse("projects:batch_add_assets", args=[project.pk]),
+        reverse("assets:batch_add_assets", args=[project.pk]),
         {"batch": "new", "new_batch_name": "Fresh", "asset": [str(asset.pk)]},
     )
 
@@ -120,7 +120,7 @@ def test_adding_to_a_new_batch_creates_it(owner_client, project):
 
 
 def test_adding_without_a_selection_says_so(owner_client, project, batch):
-    response = owner_client.post(reverse("projects:batch_add_assets", args=[project.pk]), {"batch": str(batch.pk)}, follow=True)
+    response = owner_client.post(reverse("assets:batch_add_assets", args=[project.pk]), {"batch": str(batch.pk)}, follow=True)
 
     assert "Select at least one asset." in text_of(response.content)
     assert not Record.objects.exists()
@@ -132,7 +132,7 @@ def test_a_batch_of_another_project_is_not_offered(owner_client, project, organi
     asset = make_asset(project, status=S.READY)
 
     response = owner_client.post(
-        reverse("projects:batch_add_assets", args=[project.pk]), {"batch": str(foreign_batch.pk), "asset": [str(asset.pk)]}, follow=True
+        reverse("assets:batch_add_assets", args=[project.pk]), {"batch": str(foreign_batch.pk), "asset": [str(asset.pk)]}, follow=True
     )
 
     assert not Record.objects.exists()
@@ -143,7 +143,7 @@ def test_an_unsafe_next_goes_back_to_the_assets_tab(owner_client, project, batch
     asset = make_asset(project, status=S.READY)
 
     response = owner_client.post(
-        reverse("projects:batch_add_assets", args=[project.pk]),
+        reverse("assets:batch_add_assets", args=[project.pk]),
         {"batch": str(batch.pk), "asset": [str(asset.pk)], "next": "https://evil.example/"},
     )
 
@@ -153,7 +153,7 @@ def test_an_unsafe_next_goes_back_to_the_assets_tab(owner_client, project, batch
 def test_a_viewer_cannot_add_to_a_batch(viewer_client, project, batch):
     asset = make_asset(project, status=S.READY)
 
-    response = viewer_client.post(reverse("projects:batch_add_assets", args=[project.pk]), {"batch": str(batch.pk), "asset": [str(asset.pk)]})
+    response = viewer_client.post(reverse("assets:batch_add_assets", args=[project.pk]), {"batch": str(batch.pk), "asset": [str(asset.pk)]})
 
     assert response.status_code == 403
     assert not Record.objects.exists()

@@ -43,7 +43,7 @@ def assert_strict(policy: dict[str, list[str]]) -> None:
         lambda project, session: reverse("uploads:list", args=[project.pk]),
         lambda project, session: reverse("uploads:new", args=[project.pk]),
         lambda project, session: reverse("uploads:detail", args=[project.pk, session.pk]),
-        lambda project, session: reverse("projects:batches", args=[project.pk]),
+        lambda project, session: reverse("assets:batches", args=[project.pk]),
         lambda project, session: reverse("projects:members", args=[project.organization.pk]),
         lambda project, session: reverse("profile"),
         lambda project, session: reverse("api_docs"),

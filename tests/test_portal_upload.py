@@ -17,6 +17,7 @@ from PIL import Image
 
 from accounts import services
 from assets.models import Asset
+from assets.storage import views as storage_views
 from tests.conftest import PASSWORD
 from tests.media_factory import make_png
 
@@ -42,13 +43,11 @@ def folder(tmp_path) -> Path:
 @pytest.fixture
 def stored_puts(monkeypatch) -> Counter:
     """Successful single PUTs to the embedded storage, counted per asset: proof that nothing went twice."""
-    from assets import storage_views
-
     counted: Counter = Counter()
     original = storage_views._put_object
 
-    def counting(request, key, fields):
-        response = original(request, key, fields)
+    def counting(request, local, key, fields, asset):
+        response = original(request, local, key, fields, asset)
         if response.status_code == 200:
             counted[key.split("/")[2]] += 1
         return response

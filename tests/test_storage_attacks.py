@@ -189,7 +189,7 @@ def test_a_completion_naming_another_key_under_the_files_own_prefix_deletes_noth
 
 @pytest.mark.parametrize("key", ["../x", "/etc/passwd", "assets/a\\b", "assets/a\x00b", "assets//b", "assets/./b"])
 def test_every_storage_operation_refuses_a_key_the_portal_would_not_issue(key):
-    for operation in (storage.delete, storage.stored_size, storage.inspect, storage.local_path, storage.multipart_start):
+    for operation in (storage.delete, storage.stored_size, storage.inspect, storage.open, storage.multipart_start):
         with pytest.raises(storage.UnsafeKey):
             operation(key)
     with pytest.raises(storage.UnsafeKey):

@@ -322,17 +322,16 @@ def test_one_object_the_storage_will_not_show_does_not_hold_up_its_batch(
     asked = []
 
     def refuse_one(read):
-        def inspect(*args):
-            key = args[-2]
+        def inspect(backend, key, length):
             asked.append(key)
             if key == hidden.storage_key:
                 raise ClientError(ACCESS_DENIED, "GetObject")
-            return read(*args)
+            return read(backend, key, length)
 
         return inspect
 
-    monkeypatch.setattr(storage, "_s3_inspect", refuse_one(storage._s3_inspect))
-    monkeypatch.setattr(storage, "inspect", refuse_one(storage.inspect))
+    backend_class = type(storage.backend())
+    monkeypatch.setattr(backend_class, "inspect", refuse_one(backend_class.inspect))
 
     worker_verify(upload_session, shown, hidden)
 
@@ -491,7 +490,7 @@ def test_a_put_url_is_the_one_boto3_signs(settings, monkeypatch, options):
     settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": {**default["OPTIONS"], **options}}}
     frozen = lambda *a, **k: datetime(2026, 11, 23, 17, 5, 9)  # noqa: E731
     monkeypatch.setattr("botocore.auth.get_current_datetime", frozen)
-    monkeypatch.setattr("assets.storage.get_current_datetime", frozen)
+    monkeypatch.setattr("assets.storage.s3.get_current_datetime", frozen)
     key = "assets/org/asset/0123abcd~x y+é.jpg"
     sha256 = hashlib.sha256(b"bytes").hexdigest()
 

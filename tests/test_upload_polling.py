@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assets import storage
+from assets.storage.s3 import S3Backend
 from assets.models import Asset
 from uploads import services
 
@@ -127,13 +128,13 @@ def test_a_batch_of_objects_is_inspected_side_by_side_with_the_same_answers(stor
     asked = [*keys, "assets/t/empty.bin", "assets/t/missing.bin"]
     one_by_one = {key: storage.inspect(key, 4) for key in asked}
     threads = set()
-    read_one = storage._s3_inspect
+    read_one = S3Backend.inspect
 
     def watched(*args):
         threads.add(threading.current_thread().name)
         return read_one(*args)
 
-    monkeypatch.setattr(storage, "_s3_inspect", watched)
+    monkeypatch.setattr(S3Backend, "inspect", watched)
 
     found = storage.inspect_many(asked, 4)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
-from assets import media, services, storage
+from assets import media, processing, storage
 from assets.models import Asset
 from tests import media_factory
 from tests.helpers import make_asset
@@ -32,7 +32,7 @@ def _pending_video(project, member, path: Path, **fields) -> Asset:
 
 
 def _preprocessed(asset: Asset) -> Asset:
-    services.asset_preprocess_video(asset=asset)
+    processing.asset_preprocess_video(asset=asset)
     asset.refresh_from_db()
     return asset
 

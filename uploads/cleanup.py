@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from assets import open_uploads, storage
+from assets import storage
 from assets.models import Asset
 from assets.services import asset_settled, asset_verify_upload
 from uploads.models import UrlImport
@@ -32,11 +32,11 @@ def uploads_clean_up(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     idle_since = now - timedelta(seconds=settings.UPLOAD_ABANDONED_SECONDS)
     counts = {"previews": _expire_previews(now)}
-    uploads = [(upload, _last_activity(upload, idle_since)) for upload in open_uploads.open_uploads()]
+    uploads = [(upload, _last_activity(upload, idle_since)) for upload in storage.open_uploads()]
     receiving = {upload.key for upload, last in uploads if last >= idle_since}
     counts |= _settle_abandoned_files(now, receiving)
     counts["multipart_uploads"] = sum(
-        open_uploads.abort(upload) for upload, last in uploads if last < idle_since or _not_wanted(upload, idle_since)
+        storage.abort_open_upload(upload) for upload, last in uploads if last < idle_since or _not_wanted(upload, idle_since)
     )
     logger.info(
         "Clean-up: %(previews)s import previews deleted, %(abandoned_files)s abandoned files made Upload Error, "
@@ -52,12 +52,12 @@ def _expire_previews(now: datetime) -> int:
     return deleted.get(UrlImport._meta.label, 0)
 
 
-def _last_activity(upload: open_uploads.OpenUpload, idle_since: datetime) -> datetime:
+def _last_activity(upload: storage.OpenUpload, idle_since: datetime) -> datetime:
     # An upload started since `idle_since` is active whatever its parts say: no need to ask the store.
-    return upload.started if upload.started >= idle_since else open_uploads.last_activity(upload)
+    return upload.started if upload.started >= idle_since else storage.last_activity(upload)
 
 
-def _not_wanted(upload: open_uploads.OpenUpload, idle_since: datetime) -> bool:
+def _not_wanted(upload: storage.OpenUpload, idle_since: datetime) -> bool:
     """Started before `idle_since` and no file is Uploading through it (though parts may still be arriving)."""
     if upload.started >= idle_since:
         return False

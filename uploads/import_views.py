@@ -13,8 +13,8 @@ from projects.access import get_membership_for_user
 from uploads import imports, integrations
 from uploads.forms import StorageIntegrationForm, UrlImportForm
 from uploads.models import StorageIntegration, UploadSession, UrlImport
-from uploads.services import UploadRefused
-from uploads.views import _get_session_for_user
+from uploads.errors import UploadRefused
+from uploads.access import get_session_for_user
 
 
 def import_context(request: HttpRequest, session: UploadSession, *, can_add: bool) -> dict:
@@ -32,7 +32,7 @@ def import_context(request: HttpRequest, session: UploadSession, *, can_add: boo
 @require_POST
 def import_preview(request: HttpRequest, project_id, session_id) -> HttpResponse:
     """Parses the chosen list and shows its preview; nothing is fetched until the person confirms."""
-    access, session = _get_session_for_user(request.user, project_id, session_id, write=True)
+    access, session = get_session_for_user(request.user, project_id, session_id, write=True)
     form = UrlImportForm(request.POST, request.FILES, session=session)
     if form.is_valid():
         try:
@@ -53,7 +53,7 @@ def import_preview(request: HttpRequest, project_id, session_id) -> HttpResponse
 
 
 def _get_import(request, project_id, session_id, import_id, *, write: bool = False):
-    access, session = _get_session_for_user(request.user, project_id, session_id, write=write)
+    access, session = get_session_for_user(request.user, project_id, session_id, write=write)
     url_import = get_object_or_404(UrlImport.objects.select_related("integration"), pk=import_id, session=session)
     return access, session, url_import
 
@@ -99,7 +99,7 @@ def import_start(request: HttpRequest, project_id, session_id, import_id) -> Htt
 @require_POST
 def import_retry(request: HttpRequest, project_id, session_id) -> HttpResponse:
     """Fetches failed imported files again (one, or every failed one of the session)."""
-    _, session = _get_session_for_user(request.user, project_id, session_id, write=True)
+    _, session = get_session_for_user(request.user, project_id, session_id, write=True)
     ids = request.POST.getlist("asset")
     if request.POST.get("all") == "1":
         ids = list(

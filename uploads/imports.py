@@ -16,19 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from assets import content, storage
+from assets import content, selectors, storage
+from assets import services as asset_services
+from assets.batches import batch_add_assets
 from assets.models import Asset
 from projects.models import Batch
 from uploads import fetching, integrations
+from uploads.errors import UploadRefused
 from uploads.models import StorageIntegration, UploadSession, UrlImport, UrlImportItem
 from uploads.quotas import quota_check
-from uploads.services import UploadRefused, _clean_name, _EXTENSIONS
+from uploads.services import clean_file_name, upload_session_check_complete
 
 # First-row cells that mark a CSV header rather than a file.
 _HEADER_WORDS = {"url", "urls", "link", "uri", "data", "address", "source"}
@@ -147,7 +152,7 @@ def _url_problem(url: str) -> str:
 
 
 def _name_from_url(url: str) -> str:
-    return _clean_name(unquote(PurePosixPath(urlsplit(url).path).name))
+    return clean_file_name(unquote(PurePosixPath(urlsplit(url).path).name))
 
 
 def _metadata(value, session: UploadSession) -> tuple[dict, str]:
@@ -229,7 +234,7 @@ def _check_entry(entry, *, session, integration, is_json, by_id, by_name) -> tup
         problem = _url_problem(url)
         if problem:
             return {}, problem
-        name = _clean_name(name)
+        name = clean_file_name(name)
         if not name:
             return {}, "Empty name: add a comma and a name after the URL."
         return {"url": url, "name": name, "file_name": _name_from_url(url) or name}, ""
@@ -249,7 +254,7 @@ def _check_entry(entry, *, session, integration, is_json, by_id, by_name) -> tup
         ref, problem = integrations.object_problem(url, integration)
         if problem:
             return {}, problem
-        file_name = _clean_name(PurePosixPath(ref.key).name)
+        file_name = clean_file_name(PurePosixPath(ref.key).name)
     else:
         problem = _url_problem(url)
         if problem:
@@ -274,8 +279,8 @@ def _check_entry(entry, *, session, integration, is_json, by_id, by_name) -> tup
         return {}, problem
     return {
         "url": url,
-        "name": _clean_name(external_id) or external_id[:255],
-        "file_name": file_name or _clean_name(external_id),
+        "name": clean_file_name(external_id) or external_id[:255],
+        "file_name": file_name or clean_file_name(external_id),
         "external_id": external_id,
         "metadata": metadata,
         "context_data": context_data or {},
@@ -285,11 +290,13 @@ def _check_entry(entry, *, session, integration, is_json, by_id, by_name) -> tup
 
 def _over_cap(parsed: _Parsed, session: UploadSession) -> None:
     """Good rows past the room left in the session become bad rows; the rest still fit."""
-    cap = settings.UPLOAD_SESSION_MAX_FILES
-    room = max(cap - Asset.objects.filter(upload_session=session).count(), 0)
+    room = session.room(held=session.files_held())
     if len(parsed.rows) <= room:
         return
-    reason = f"Over the session cap: a session holds at most {cap:,} files and this one has room for {room:,}."
+    reason = (
+        f"Over the session cap: a session holds at most {settings.UPLOAD_SESSION_MAX_FILES:,} files and this one has "
+        f"room for {room:,}."
+    )
     for row in parsed.rows[room:]:
         parsed.bad(row["line"], reason)
     parsed.rows = parsed.rows[:room]
@@ -322,7 +329,7 @@ def url_import_preview(*, session: UploadSession, user, uploaded, integration: S
     return UrlImport.objects.create(
         session=session,
         created_by=user,
-        file_name=_clean_name(getattr(uploaded, "name", "")) or "list",
+        file_name=clean_file_name(getattr(uploaded, "name", "")) or "list",
         list_format=UrlImport.Format.JSON if is_json else UrlImport.Format.CSV,
         integration=integration,
         row_count=parsed.row_count,
@@ -349,14 +356,7 @@ def url_import_start(*, url_import: UrlImport, user, good_rows_only: bool = Fals
         session = UploadSession.objects.select_for_update().select_related("project").get(pk=url_import.session_id)
         if not session.is_open:
             raise UploadRefused("This session was finalized: start a new session to import more files.", status=409)
-        cap = settings.UPLOAD_SESSION_MAX_FILES
-        held = Asset.objects.filter(upload_session=session).count()
-        if held + len(url_import.rows) > cap:
-            raise UploadRefused(
-                f"A session holds at most {cap:,} files; this one has {held:,}, so {max(cap - held, 0):,} more fit and the list "
-                f"has {len(url_import.rows):,}. Nothing was imported: choose a shorter list or start a new session.",
-                status=409,
-            )
+        session.check_room(held=session.files_held(), adding=len(url_import.rows), source="list")
         # The files' sizes are known once fetched: an organization or person already past a bytes quota adds none.
         quota_check(organization_id=session.project.organization_id, user_id=user.pk, adding_files=len(url_import.rows),
                     adding_bytes=0)
@@ -379,7 +379,7 @@ def url_import_start(*, url_import: UrlImport, user, good_rows_only: bool = Fals
                 external_id=row.get("external_id", ""),
                 uploaded_by=user,
             )
-            asset.storage_key = _key_for(asset, file_name)
+            asset.storage_key = storage.key_for(asset)
             assets.append(asset)
             items.append(
                 UrlImportItem(url_import=url_import, asset=asset, asset_ref=asset.pk, line=row["line"], url=row["url"],
@@ -392,16 +392,9 @@ def url_import_start(*, url_import: UrlImport, user, good_rows_only: bool = Fals
     return len(assets)
 
 
-def _key_for(asset: Asset, file_name: str) -> str:
-    # For a bucket reference nothing is stored under this key; derived files (thumbnails) go beside it.
-    extension = PurePosixPath(file_name).suffix.lower()
-    known = set(_EXTENSIONS.values()) | {".jpeg", ".tiff", ".m4v", ".avi", ".ts"}
-    return storage.new_key(organization_id=asset.organization_id, asset_id=asset.pk, extension=extension if extension in known else "")
-
-
 def _queue_fetches(asset_ids: list[str]) -> None:
-    from uploads.tasks import fetch_imported_file
-
+    # By name: uploads.tasks imports this module, so it is not imported back (docs/ARCHITECTURE.md, "Layers").
+    fetch_imported_file = current_app.tasks["uploads.tasks.fetch_imported_file"]
     # A message carries its time limits: those of the settings now, not of when the task module was imported.
     limits = {"soft_time_limit": settings.URL_IMPORT_SOFT_TIME_LIMIT, "time_limit": settings.URL_IMPORT_TIME_LIMIT}
     for asset_id in asset_ids:
@@ -425,7 +418,7 @@ def url_import_retry(*, session: UploadSession, asset_ids: list) -> int:
         ).select_related("import_item")
         for asset in failed:
             old_key = asset.storage_key
-            if asset.restart_upload(storage_key=_key_for(asset, asset.original_filename), sha256="", size=None):
+            if asset.restart_upload(storage_key=storage.key_for(asset), sha256="", size=None):
                 UrlImportItem.objects.filter(asset=asset).update(bytes_received=0, note="", updated_at=timezone.now())
                 transaction.on_commit(lambda key=old_key: storage.delete(key))
                 retried.append(str(asset.pk))
@@ -480,9 +473,7 @@ def url_import_fetch(*, asset_id: str) -> None:
 
 
 def _content_problem(asset: Asset, prefix: bytes) -> str:
-    from assets.services import content_problem
-
-    return content_problem(content.identify(prefix), asset_type=asset.asset_type, project=asset.project)
+    return asset_services.content_problem(content.identify(prefix), asset_type=asset.asset_type, project=asset.project)
 
 
 def _fetch_into_storage(asset: Asset, *, on_prefix, on_progress) -> fetching.Received:
@@ -502,8 +493,6 @@ def _fetch_into_storage(asset: Asset, *, on_prefix, on_progress) -> fetching.Rec
 
 def _read_reference(asset: Asset, *, on_prefix, on_progress) -> fetching.Received:
     """Reads an object of a storage integration once to learn its size, content and sha256; nothing is stored."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         integration, ref = integrations.reference_of(asset)
         size = integrations.object_size(integration, ref)
@@ -529,14 +518,9 @@ def _read_reference(asset: Asset, *, on_prefix, on_progress) -> fetching.Receive
 
 
 def _give_up(asset: Asset, reason: str, *, attempts: int = 1) -> None:
-    from assets.services import asset_settled
-
-    if asset.source != Asset.Source.REFERENCE:
-        storage.delete(asset.storage_key)
     if attempts > 1:
         reason = f"{reason} (tried {attempts} times)"
-    if asset.mark_upload_error(f"{reason} Retry to fetch it again."):
-        asset_settled(asset=asset)
+    asset_services.asset_fail(asset=asset, reason=f"{reason} Retry to fetch it again.", discard=True)
 
 
 def url_import_give_up(*, asset_id: str, reason: str, attempts: int) -> None:
@@ -555,28 +539,21 @@ def url_import_note_retry(*, asset_id: str, reason: str, attempt: int, wait: int
 
 def _arrived(asset: Asset, item: UrlImportItem, received: fetching.Received) -> None:
     """The bytes are in (or were read in place): drop a duplicate, or move the file on to processing."""
-    from projects.batches import batch_add_assets
-    from uploads.services import upload_session_check_complete
-
     identified = content.identify(received.prefix)
     with transaction.atomic():
         # The session row lock makes two files of the same content finishing together take turns.
         session = UploadSession.objects.select_for_update().get(pk=asset.upload_session_id)
         project = asset.project
         earlier = (
-            Asset.objects.filter(
-                Q(upload_session=session) | Q(project=project) | Q(organization_id=asset.organization_id, project__isnull=True),
-                sha256=received.sha256,
+            selectors.assets_with_content(
+                organization_id=asset.organization_id, project_id=asset.project_id, sha256s=[received.sha256]
             )
             .exclude(pk=asset.pk)
-            .exclude(status=Asset.Status.UPLOAD_ERROR)
-            .order_by("created_at")
             .first()
         )
         if earlier is not None:
-            where = "this session" if earlier.upload_session_id == session.pk else "the project"
             UrlImportItem.objects.filter(pk=item.pk).update(
-                duplicate_of=f"{earlier.name} ({where})"[:255], updated_at=timezone.now()
+                duplicate_of=selectors.duplicate_reason(earlier, session_id=session.pk)[:255], updated_at=timezone.now()
             )
             UploadSession.objects.filter(pk=session.pk).update(duplicate_count=F("duplicate_count") + 1)
             key, by_reference = asset.storage_key, asset.source == Asset.Source.REFERENCE
@@ -590,17 +567,7 @@ def _arrived(asset: Asset, item: UrlImportItem, received: fetching.Received) -> 
             return
     for batch in Batch.objects.filter(pk__in=item.batch_ids, project=project):
         batch_add_assets(batch=batch, asset_ids=[asset.pk])
-    asset_id = str(asset.pk)
-    transaction.on_commit(lambda: _queue_processing(asset_id, asset.asset_type))
-
-
-def _queue_processing(asset_id: str, asset_type: str) -> None:
-    from assets import tasks
-
-    if asset_type == Asset.Type.IMAGE:
-        tasks.process_image.delay(asset_id)
-    else:
-        tasks.queue_video.delay(asset_id)
+    asset_services.asset_queue_processing(asset=asset)
 
 
 def removed_rows(session: UploadSession, since) -> list[str]:

@@ -9,6 +9,7 @@ check and another to the connection (DNS rebinding) cannot lead to an internal a
 """
 
 import base64
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
@@ -279,16 +280,16 @@ def reference_of(asset) -> tuple[StorageIntegration, ObjectRef]:
     return integration, ref
 
 
-def open_reference(asset):
-    """The bytes of an asset imported by reference, as a stream read through its integration."""
-    integration, ref = reference_of(asset)
-    return open_object(integration, ref)
+class BucketReferences:
+    """The originals of assets imported by reference, read and signed in the bucket they stay in. Registered with
+    assets.storage at start-up (uploads.apps), so the assets app reads them without knowing integrations."""
 
+    def open(self, asset):
+        """The bytes as a stream read through the asset's integration, closed when the `with` block ends."""
+        integration, ref = reference_of(asset)
+        return closing(open_object(integration, ref))
 
-def reference_url(asset, *, filename: str | None = None) -> str:
-    """A short-lived presigned GET of an asset imported by reference (DOWNLOAD_URL_EXPIRY_SECONDS)."""
-    integration, ref = reference_of(asset)
-    return presigned_get(
-        integration, ref, filename=filename, content_type=asset.verified_content_type,
-        expires=settings.DOWNLOAD_URL_EXPIRY_SECONDS,
-    )
+    def url(self, asset, *, filename: str | None, content_type: str, expires: int) -> str:
+        """A short-lived presigned GET of the object."""
+        integration, ref = reference_of(asset)
+        return presigned_get(integration, ref, filename=filename, content_type=content_type, expires=expires)

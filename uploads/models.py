@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from assets.models import Asset
 from projects.models import Membership
+from uploads.errors import UploadRefused
 
 
 class UploadSessionQuerySet(models.QuerySet["UploadSession"]):
@@ -99,6 +100,32 @@ class UploadSession(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+    def files_held(self) -> int:
+        """How many files the session holds now (one query)."""
+        return Asset.objects.filter(upload_session=self).count()
+
+    @staticmethod
+    def room(*, held: int, kept_for_others: int = 0) -> int:
+        """How many more files fit under UPLOAD_SESSION_MAX_FILES, beside `held` and the room kept for drops still coming."""
+        return max(settings.UPLOAD_SESSION_MAX_FILES - held - kept_for_others, 0)
+
+    def check_room(self, *, held: int, adding: int, kept_for_others: int = 0, source: str = "drop") -> None:
+        """The session cap, the one check every door makes (the browser's drops, URL lists): refuses adding `adding`
+        files past UPLOAD_SESSION_MAX_FILES, saying how many fit. Call it with the session row locked, in the
+        transaction that adds the files, with `held` counted under that lock."""
+        room = self.room(held=held, kept_for_others=kept_for_others)
+        if adding <= room:
+            return
+        pending = f" ({kept_for_others:,} more are on their way from drops still being prepared)" if kept_for_others else ""
+        verb = "adds" if source == "drop" else "has"
+        advice = f"drop at most {room:,} files here" if source == "drop" else f"choose a {source} of at most {room:,} files"
+        raise UploadRefused(
+            f"A session holds at most {settings.UPLOAD_SESSION_MAX_FILES:,} files. This one has {held:,}{pending}, so "
+            f"{room:,} more fit and this {source} {verb} {adding:,}. Nothing from this {source} was added: {advice}, "
+            "and start a new session for the rest.",
+            status=409,
+        )
 
     def mark_finalized(self) -> bool:
         """Open -> finalized, once: no file joins after this. Returns whether this call did it."""

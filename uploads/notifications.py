@@ -8,12 +8,7 @@ from django.urls import reverse
 from assets.models import Asset
 from projects.models import Membership, Profile
 from uploads.models import UploadSession
-
-
-def queue_session_email(session: UploadSession) -> None:
-    from uploads.tasks import send_session_email
-
-    send_session_email.delay(str(session.pk))
+from uploads.services import session_counts
 
 
 def session_email_recipients(session: UploadSession) -> list[str]:
@@ -35,8 +30,6 @@ def session_email_recipients(session: UploadSession) -> list[str]:
 
 
 def build_session_email(session: UploadSession) -> EmailMultiAlternatives | None:
-    from uploads.services import session_counts
-
     recipients = session_email_recipients(session)
     if not recipients:
         return None

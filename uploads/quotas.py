@@ -16,7 +16,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from assets.models import Asset
-from uploads.services import UploadRefused
+from uploads.errors import UploadRefused
 
 # 429 Too Many Requests: room comes back by itself (at the next UTC midnight, as files arrive or are abandoned).
 QUOTA_STATUS = 429

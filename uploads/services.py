@@ -1,4 +1,4 @@
-"""The upload protocol (DESIGN.md §5): open -> register -> transfer -> complete / fail -> retry -> finalize.
+"""The upload protocol (docs/ARCHITECTURE.md): open -> register -> transfer -> complete / fail -> retry -> finalize.
 
 The browser's JSON endpoints and the public API call these functions; none of them re-implements a rule.
 """
@@ -9,42 +9,23 @@ import uuid
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q
-from django.utils import timezone
+from django.db.models import Count, F
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
-from assets import content, storage
+from assets import content, selectors, storage
+from assets import services as asset_services
 from assets.models import Asset
+from uploads.errors import UploadRefused
 from uploads.models import UploadSession
+from uploads.quotas import quota_check
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Files one verification task checks (it reads their objects side by side, see storage.inspect_many).
 VERIFY_BATCH = 40
-# File name extensions kept on object keys so stored objects are recognisable; never used as paths.
-_EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "image/tiff": ".tif",
-    "image/bmp": ".bmp",
-    "image/gif": ".gif",
-    "video/mp4": ".mp4",
-    "video/quicktime": ".mov",
-    "video/x-matroska": ".mkv",
-    "video/webm": ".webm",
-}
-
-
-class UploadRefused(Exception):
-    """A whole request is refused and nothing was changed; the message says why and what to do."""
-
-    def __init__(self, message: str, *, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
 
 @dataclass
 class FileResult:
@@ -80,8 +61,8 @@ def upload_session_open(*, project, user, asset_type: str, source: str, view_nam
     )
 
 
-def _clean_name(raw) -> str:
-    # Browsers send a bare name, scripts may send a path: keep the last part, for display only.
+def clean_file_name(raw) -> str:
+    """The name a file is shown by: browsers send a bare name, scripts may send a path; the last part, for display only."""
     name = PurePosixPath(str(raw or "").replace("\\", "/")).name.strip()
     return name[:255]
 
@@ -89,7 +70,7 @@ def _clean_name(raw) -> str:
 def _precheck(entry: dict, session: UploadSession, index: int) -> tuple[FileResult, dict]:
     """Checks one declared file on its own; returns its result (outcome "upload" while it may go on) and its clean fields."""
     client_id = str(entry.get("clientId") or entry.get("client_id") or index)
-    name = _clean_name(entry.get("name"))
+    name = clean_file_name(entry.get("name"))
     result = FileResult(client_id=client_id, name=name or f"file {index + 1}", outcome="upload")
 
     def reject(reason: str):
@@ -168,25 +149,20 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
         locked = UploadSession.objects.select_for_update(of=("self",)).select_related("project__organization").get(pk=session.pk)
         if not locked.is_open:
             raise UploadRefused("This session was finalized: start a new session to add more files.", status=409)
-        cap = settings.UPLOAD_SESSION_MAX_FILES
-        held = Asset.objects.filter(upload_session=locked).count()
+        held = locked.files_held()
         reservations, kept_for_others = _live_reservations(locked, announced)
-        if announced and announced[0] not in reservations and held + kept_for_others + announced[1] > cap:
-            raise _over_the_cap(cap, held, kept_for_others, announced[1])
+        if announced and announced[0] not in reservations:
+            locked.check_room(held=held, adding=announced[1], kept_for_others=kept_for_others)
         shas = {fields["sha256"] for _, fields in checked if fields}
         in_session = {
             asset.sha256: asset
             for asset in Asset.objects.filter(upload_session=locked, sha256__in=shas).order_by("created_at")
         }
-        in_project = dict(
-            Asset.objects.filter(
-                Q(project=locked.project) | Q(organization=locked.project.organization, project__isnull=True),
-                sha256__in=shas,
-            )
-            .exclude(status=Asset.Status.UPLOAD_ERROR)
-            .exclude(upload_session=locked)
-            .values_list("sha256", "name")
-        )
+        in_project: dict[str, Asset] = {}
+        for existing in selectors.assets_with_content(
+            organization_id=locked.project.organization_id, project_id=locked.project_id, sha256s=shas
+        ).exclude(upload_session=locked).only("sha256", "name", "project_id", "upload_session_id"):
+            in_project.setdefault(existing.sha256, existing)
         seen: set[str] = set()
         to_create: list[tuple[FileResult, dict]] = []
         to_retry: list[tuple[FileResult, Asset]] = []
@@ -202,19 +178,16 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
                 to_retry.append((result, earlier))
             elif earlier is not None:
                 result.outcome, result.duplicate_of = "duplicate", earlier.name
-                result.reason = f"The same file is already in this session as “{earlier.name}”."
+                result.reason = selectors.duplicate_reason(earlier, session_id=locked.pk)
             elif sha in in_project:
-                result.outcome, result.duplicate_of = "duplicate", in_project[sha]
-                result.reason = f"The same file is already in the project as “{in_project[sha]}”."
+                result.outcome, result.duplicate_of = "duplicate", in_project[sha].name
+                result.reason = selectors.duplicate_reason(in_project[sha])
             else:
                 to_create.append((result, fields))
             seen.add(sha)
             duplicates += result.outcome == "duplicate"
 
-        if held + kept_for_others + len(to_create) > cap:
-            raise _over_the_cap(cap, held, kept_for_others, len(to_create))
-        from uploads.quotas import quota_check
-
+        locked.check_room(held=held, adding=len(to_create), kept_for_others=kept_for_others)
         quota_check(organization_id=locked.project.organization_id, user_id=user.pk, adding_files=len(to_create),
                     adding_bytes=sum(fields["size"] for _, fields in to_create))
         if announced:
@@ -235,7 +208,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
                 content_type=fields["content_type"],
                 uploaded_by_id=user.pk,
             )
-            asset.storage_key = _key_for(asset)
+            asset.storage_key = storage.key_for(asset)
             result.asset = asset
             assets.append(asset)
         Asset.objects.bulk_create(assets)
@@ -246,17 +219,6 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
         if duplicates:
             UploadSession.objects.filter(pk=locked.pk).update(duplicate_count=F("duplicate_count") + duplicates)
     return [result for result, _ in checked]
-
-
-def _over_the_cap(cap: int, held: int, kept: int, adding: int) -> UploadRefused:
-    room = max(cap - held - kept, 0)
-    pending = f" ({kept:,} more are on their way from drops still being prepared)" if kept else ""
-    return UploadRefused(
-        f"A session holds at most {cap:,} files. This one has {held:,}{pending}, so {room:,} more fit and this drop "
-        f"adds {adding:,}. Nothing from this drop was added: drop at most {room:,} files here, "
-        "and start a new session for the rest.",
-        status=409,
-    )
 
 
 def _live_reservations(locked: UploadSession, announced) -> tuple[dict, int]:
@@ -284,14 +246,6 @@ def _take_from_reservation(locked: UploadSession, reservations: dict, announced,
         locked.drop_reservations = reservations
 
 
-def _key_for(asset: Asset) -> str:
-    return storage.new_key(
-        organization_id=asset.organization_id,
-        asset_id=asset.pk,
-        extension=_EXTENSIONS.get(asset.content_type.split(";")[0].strip().lower(), ""),
-    )
-
-
 def _sent_again(earlier: Asset, *, resume: bool) -> bool:
     """Adding the same content again retries a failed file, and resumes one whose browser transfer was abandoned."""
     return earlier.status == Asset.Status.UPLOAD_ERROR or (
@@ -304,9 +258,9 @@ def _restart(asset: Asset) -> bool:
     changes nothing; what arrived under the old key is deleted after the commit."""
     old_key = asset.storage_key
     if asset.status == Asset.Status.UPLOAD_ERROR:
-        restarted = asset.restart_upload(storage_key=_key_for(asset), upload_id="")
+        restarted = asset.restart_upload(storage_key=storage.key_for(asset), upload_id="")
     else:
-        restarted = asset.rekey_upload(storage_key=_key_for(asset))
+        restarted = asset.rekey_upload(storage_key=storage.key_for(asset))
     if not restarted:
         return False
     in_parts = _in_parts(asset.size)
@@ -347,7 +301,7 @@ def transfer_instructions(asset: Asset) -> dict:
 def browser_concurrency() -> int:
     """Files a browser transfers at once. To the embedded storage they go to the portal's own address, and share a
     browser's connections to it with the pages and the protocol's requests: fewer go at once there."""
-    if storage.is_s3():
+    if not storage.shares_portal_address():
         return settings.UPLOAD_BROWSER_CONCURRENCY
     return min(settings.UPLOAD_BROWSER_CONCURRENCY, settings.UPLOAD_BROWSER_CONCURRENCY_EMBEDDED)
 
@@ -446,14 +400,11 @@ def upload_complete(*, session: UploadSession, asset_ids, keys=None) -> int:
         recorded = session.removed_key(pk)
         if recorded and sent_to.get(pk) == recorded:
             stale.append((recorded, False))
-    from assets import tasks
-
     if stale:
-        transaction.on_commit(lambda: tasks.discard_transfers.delay(stale))
+        asset_services.transfers_queue_discard(transfers=stale)
     # Small batches, so every worker process checks some of them at once.
     for start in range(0, len(ids), VERIFY_BATCH):
-        batch = ids[start : start + VERIFY_BATCH]
-        transaction.on_commit(lambda batch=batch: tasks.verify_uploads.delay(batch))
+        asset_services.assets_queue_verification(asset_ids=ids[start : start + VERIFY_BATCH])
     return len(ids)
 
 
@@ -501,10 +452,7 @@ def upload_cancel(*, session: UploadSession, asset_ids, drops=None) -> int:
         if stopped:
             Asset.objects.filter(pk__in=[pk for pk, _, _ in stopped], status=Asset.Status.UPLOADING).delete()
             locked.record_removed([pk for pk, _, _ in stopped], keys={pk: key for pk, key, _ in stopped})
-            transfers = [(key, _in_parts(size)) for _, key, size in stopped]
-            from assets import tasks
-
-            transaction.on_commit(lambda: tasks.discard_transfers.delay(transfers))
+            asset_services.transfers_queue_discard(transfers=[(key, _in_parts(size)) for _, key, size in stopped])
         reservations, _ = _live_reservations(locked, None)
         for drop_id, count in unsent.items():
             if drop_id in reservations:
@@ -547,11 +495,18 @@ def upload_session_finalize(*, session: UploadSession) -> bool:
         return False
     waiting = [str(pk) for pk in Asset.objects.filter(upload_session=session, status=Asset.Status.UPLOADING).values_list("pk", flat=True)]
     if waiting:
-        from assets import tasks
-
-        transaction.on_commit(lambda: tasks.verify_uploads.delay(waiting))
+        asset_services.assets_queue_verification(asset_ids=waiting)
     upload_session_check_complete(session=session)
     return True
+
+
+def on_asset_settled(sender, *, asset: Asset, **kwargs) -> None:
+    """An asset reached Ready or Upload Error (assets.signals.settled): its session may now be complete."""
+    if asset.upload_session_id is None:
+        return
+    session = UploadSession.objects.filter(pk=asset.upload_session_id).first()
+    if session is not None:
+        upload_session_check_complete(session=session)
 
 
 def upload_session_check_complete(*, session: UploadSession) -> bool:
@@ -562,9 +517,9 @@ def upload_session_check_complete(*, session: UploadSession) -> bool:
         return False
     if not session.mark_complete():
         return False
-    from uploads import notifications
-
-    transaction.on_commit(lambda: notifications.queue_session_email(session))
+    session_id = str(session.pk)
+    # By name: uploads.tasks imports this module, so it is not imported back (docs/ARCHITECTURE.md, "Layers").
+    transaction.on_commit(lambda: current_app.tasks["uploads.tasks.send_session_email"].delay(session_id))
     return True
 
 

@@ -6,33 +6,32 @@ The rules are the ones of `uploads.services`: the same duplicate rule, size limi
 on retry and verification; only the shape of the calls differs from the browser's bulk protocol.
 """
 
-import mimetypes
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 
+from assets import selectors, storage
 from assets import services as asset_services
-from assets import storage
 from assets.models import Asset
 from projects.models import Organization, Project
+from uploads.errors import UploadRefused
 from uploads.quotas import api_uploading_check, quota_check
-from uploads.services import _EXTENSIONS, UploadRefused, _clean_name, part_count, part_length
+from uploads.services import clean_file_name, part_count, part_length
 
 # S3 multipart uploads hold at most 10,000 parts; a single PUT takes at most 5 GiB.
 MAX_PARTS = 10_000
 MAX_SINGLE_PUT = 5 * 1024**3
 
 
-class DuplicateAsset(Exception):
-    """The same content (sha256) is already a non-failed asset of the project or of the library."""
+class DuplicateAsset(UploadRefused):
+    """The same content (sha256) is already a non-failed asset of the project or of the library (assets.selectors)."""
+
+    status = 409
 
     def __init__(self, existing: Asset):
-        where = f"the project as “{existing.name}”" if existing.project_id else f"the library as “{existing.name}”"
-        super().__init__(f"The same file is already in {where}.")
-        self.message = str(self)
+        super().__init__(selectors.duplicate_reason(existing))
         self.existing = existing
 
 
@@ -74,7 +73,7 @@ def asset_register(
             status=422,
         )
     sha256 = (sha256 or "").lower()
-    clean_file_name = _clean_name(file_name) or "file"
+    file_name = clean_file_name(file_name) or "file"
     metadata = {}
     if fps is not None:
         metadata["frame_rate"] = fps
@@ -89,7 +88,9 @@ def asset_register(
                 Project.objects.select_for_update().filter(pk=project.pk).first()
             else:
                 Organization.objects.select_for_update().filter(pk=organization.pk).first()
-            existing = duplicate_of(organization=organization, project=project, sha256=sha256)
+            existing = selectors.assets_with_content(
+                organization_id=organization.pk, project_id=project.pk if project else None, sha256s=[sha256]
+            ).first()
             if existing is not None:
                 raise DuplicateAsset(existing)
         api_uploading_check(user_id=user.pk)
@@ -97,8 +98,8 @@ def asset_register(
         asset = Asset(
             organization=organization,
             project=project,
-            name=name.strip()[:255] or clean_file_name,
-            original_filename=clean_file_name,
+            name=name.strip()[:255] or file_name,
+            original_filename=file_name,
             asset_type=asset_type,
             source=Asset.Source.FILE,
             size=size,
@@ -108,29 +109,9 @@ def asset_register(
             external_id=(external_id or "")[:255],
             uploaded_by=user,
         )
-        asset.storage_key = _key_for(asset)
+        asset.storage_key = storage.key_for(asset)
         asset.save()
     return asset
-
-
-def duplicate_of(*, organization: Organization, project: Project | None, sha256: str) -> Asset | None:
-    """A non-failed asset with this content in the project or the organization's library (DESIGN.md §3)."""
-    where = Q(organization=organization, project__isnull=True)
-    if project is not None:
-        where |= Q(project=project)
-    return (
-        Asset.objects.filter(where, sha256=sha256)
-        .exclude(status=Asset.Status.UPLOAD_ERROR)
-        .order_by("created_at")
-        .first()
-    )
-
-
-def _key_for(asset: Asset) -> str:
-    guessed, _ = mimetypes.guess_type(asset.original_filename)
-    return storage.new_key(
-        organization_id=asset.organization_id, asset_id=asset.pk, extension=_EXTENSIONS.get(guessed or "", "")
-    )
 
 
 def _ready_to_transfer(asset: Asset) -> None:
@@ -139,7 +120,7 @@ def _ready_to_transfer(asset: Asset) -> None:
         raise UploadRefused("This asset belongs to an upload session of the browser; upload it there.", status=409)
     if asset.status == Asset.Status.UPLOAD_ERROR:
         old_key, old_upload = asset.storage_key, asset.upload_id
-        if asset.restart_upload(storage_key=_key_for(asset), upload_id=""):
+        if asset.restart_upload(storage_key=storage.key_for(asset), upload_id=""):
             storage.multipart_abort(old_key, old_upload)
             storage.delete(old_key)
             return

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from assets.models import Asset
 from assets.tasks import GivesUpOnFailure
+from uploads import imports
+from uploads.fetching import FetchError, overtime_reason
 from uploads.models import UploadSession
 from uploads.notifications import build_session_email
 
@@ -53,9 +55,6 @@ def fetch_imported_file(self, asset_id: str) -> None:
     its soft time limit. A second delivery of the same message finds the file no longer Uploading (or overwrites
     its own object) and changes nothing else. An error nobody expected (the portal's own storage refusing the
     bytes, say) is an Upload Error too (GivesUpOnFailure)."""
-    from uploads import imports
-    from uploads.fetching import FetchError, overtime_reason
-
     try:
         imports.url_import_fetch(asset_id=asset_id)
     except SoftTimeLimitExceeded:

@@ -8,19 +8,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation, HttpResponseStopPolling
 
 from assets.models import Asset
-from projects.access import ProjectAccess, get_project_for_user
-from projects.models import Membership, role_can_manage, role_can_upload
+from projects.access import get_project_for_user
 from ui.htmx import wants_fragment
-from uploads import services
+from uploads import imports, services
+from uploads.access import get_session_for_user, get_session_to_send
 from uploads.forms import SessionFilterForm, UploadSessionForm
+from uploads.import_views import import_context
 from uploads.models import UploadSession
 
 # Each poll re-reads rows changed a little before the previous one, so a row committed while it ran is not
@@ -28,46 +29,6 @@ from uploads.models import UploadSession
 # unless they changed again; at most _POLL_SEEN_MAX of them, so the poller's URL stays short.
 _POLL_OVERLAP = timedelta(seconds=1)
 _POLL_SEEN_MAX = 200
-
-
-def _session_with_role(user, project_id, session_id, *, related: tuple[str, ...] = ()) -> UploadSession:
-    """The session, with the user's role in its organization as `role`, in one query (404 for anybody outside it)."""
-    if not user.is_authenticated:
-        raise Http404
-    sessions = UploadSession.objects.annotate(role=Membership.objects.role_in("project__organization", user))
-    if related:
-        sessions = sessions.select_related(*related)
-    return get_object_or_404(sessions, pk=session_id, project_id=project_id, role__isnull=False)
-
-
-def _check_session_access(user, session: UploadSession, *, write: bool) -> None:
-    """Managers see every session of the project, uploaders their own (else 404); only its uploader adds files to it."""
-    owns = session.created_by_id == user.pk
-    if not owns and not role_can_manage(session.role):
-        raise Http404
-    if write and not (owns and role_can_upload(session.role)):
-        raise PermissionDenied
-
-
-def _get_session_for_user(user, project_id, session_id, *, write: bool = False) -> tuple[ProjectAccess, UploadSession]:
-    """A session the user may see, with its project, organization and creator, and the user's access to it.
-
-    `write=True` is for adding and transferring files: only the person who opened the session may.
-    """
-    session = _session_with_role(user, project_id, session_id, related=("created_by", "project__organization"))
-    _check_session_access(user, session, write=write)
-    return ProjectAccess(project=session.project, role=session.role), session
-
-
-def _get_session_to_send(user, project_id, session_id) -> UploadSession:
-    """The session a request of the upload protocol adds or transfers files of: the session row alone.
-
-    The protocol calls this on every request and needs neither the project nor the creator; the same rules as
-    _get_session_for_user(write=True).
-    """
-    session = _session_with_role(user, project_id, session_id)
-    _check_session_access(user, session, write=True)
-    return session
 
 
 @login_required
@@ -150,10 +111,8 @@ def _changes_since(request: HttpRequest) -> datetime | None:
 @login_required
 def session_detail(request: HttpRequest, project_id, session_id) -> HttpResponse:
     """One session: its files with name, size, progress, status and reason; the drop zone while it is open."""
-    access, session = _get_session_for_user(request.user, project_id, session_id)
+    access, session = get_session_for_user(request.user, project_id, session_id)
     context = _detail_context(request, access, session, assets=_rows(session, Asset.objects.filter(upload_session=session)))
-    from uploads.import_views import import_context
-
     context |= import_context(request, session, can_add=context["can_add"])
     return render(request, "uploads/session_detail.html", context)
 
@@ -204,7 +163,7 @@ def session_changes(request: HttpRequest, project_id, session_id) -> HttpRespons
 
     A constant number of queries however many files the session has; stops polling once the session is complete.
     """
-    access, session = _get_session_for_user(request.user, project_id, session_id)
+    access, session = get_session_for_user(request.user, project_id, session_id)
     since = _changes_since(request)
     assets = Asset.objects.filter(upload_session=session)
     if since is not None:
@@ -229,10 +188,8 @@ def session_changes(request: HttpRequest, project_id, session_id) -> HttpRespons
         # Files cancelled (on another page, too) leave the session: their rows go.
         context["removed_rows"] = session.removed_since(since - _POLL_OVERLAP)
         if session.source != UploadSession.Source.DIRECT:
-            from uploads.imports import removed_rows
-
             # Imported files found to be duplicates were dropped: their rows go too.
-            context["removed_rows"] += removed_rows(session, since - _POLL_OVERLAP)
+            context["removed_rows"] += imports.removed_rows(session, since - _POLL_OVERLAP)
     response = render(request, "uploads/session_changes.html", context)
     if session.status == UploadSession.Status.COMPLETE and since is not None:
         return HttpResponseStopPolling(response.content)
@@ -257,7 +214,7 @@ def _protocol_view(handler):
     @login_required
     @require_POST
     def view(request: HttpRequest, project_id, session_id) -> JsonResponse:
-        session = _get_session_to_send(request.user, project_id, session_id)
+        session = get_session_to_send(request.user, project_id, session_id)
         try:
             return JsonResponse(handler(request, session, _json_body(request)))
         except services.UploadRefused as refusal:
@@ -327,7 +284,7 @@ def retry_files(request, session, body) -> dict:
 @require_POST
 def finalize(request: HttpRequest, project_id, session_id) -> HttpResponse:
     """Submit what uploaded: no more files join, failed files stay failed in the session."""
-    access, session = _get_session_for_user(request.user, project_id, session_id)
+    access, session = get_session_for_user(request.user, project_id, session_id)
     if not (session.created_by_id == request.user.pk or access.can_manage):
         raise PermissionDenied
     if services.upload_session_finalize(session=session):

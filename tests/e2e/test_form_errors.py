@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.m
 def test_a_batch_without_a_name_shows_why_and_creates_nothing(live_server, owner, project):
     with chromium_page() as page:
         log_in(page, live_server, owner)
-        page.goto(live_server.url + reverse("projects:batches", args=[project.pk]))
+        page.goto(live_server.url + reverse("assets:batches", args=[project.pk]))
         page.get_by_role("button", name="Create batch").click()
         error = page.locator(".field.has-error .errors")
         error.wait_for()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from projects import batches as services
+from assets import batches as services
 from projects.access import get_batch_for_user, get_project_for_user
 from projects.forms import AddToBatchForm, BatchForm
 from projects.models import Batch, Record
@@ -32,7 +32,7 @@ def batch_list(request: HttpRequest, project_id) -> HttpResponse:
             form.add_error("name", refusal.message)
         else:
             messages.success(request, f"Batch “{batch.name}” created. Select assets on the Assets tab to add them.")
-            return redirect("projects:batches", project_id=project.pk)
+            return redirect("assets:batches", project_id=project.pk)
     batches = services.with_record_counts(
         Batch.objects.filter(project=project).select_related("created_by").order_by("-created_at", "-id")
     )
@@ -50,7 +50,7 @@ def batch_detail(request: HttpRequest, project_id, batch_id) -> HttpResponse:
     """One batch's input records: the asset, its status and the record's status, filtered by record status."""
     access, batch = get_batch_for_user(request.user, batch_id)
     if batch.project_id != project_id:
-        return redirect("projects:batch_detail", project_id=batch.project_id, batch_id=batch.pk)
+        return redirect("assets:batch_detail", project_id=batch.project_id, batch_id=batch.pk)
     status = request.GET.get("status", "")
     records = Record.objects.filter(batch=batch).select_related("asset").order_by("-created_at", "-id")
     if status in Record.Status.values:

@@ -12,15 +12,13 @@ from django.db.models import Count, Q, QuerySet
 
 from assets.models import Asset
 from projects.models import Batch, Project, Record
+from projects.refusals import Refused
 
 
-class BatchRefused(Exception):
-    """A whole request is refused and nothing was changed; the message says why."""
+class BatchRefused(Refused):
+    """A whole batch request is refused and nothing was changed; the message says why."""
 
-    def __init__(self, message: str, *, status: int = 422):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    status = 422
 
 
 @dataclass
