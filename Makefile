@@ -15,6 +15,7 @@ run: setup migrate demo
 		$(VENV)/bin/honcho start -f Procfile -p $(PORT)
 
 test: setup browser
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Known vulnerabilities: in the installed Python packages (PyPI's advisory data, any severity; the portal itself is

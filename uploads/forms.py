@@ -2,7 +2,8 @@ from django import forms
 
 from projects.forms import people_choices
 from ui.forms import ListFilterForm
-from uploads.models import UploadSession
+from uploads.integrations import endpoint_problem
+from uploads.models import StorageIntegration, UploadSession
 
 
 class UploadSessionForm(forms.Form):
@@ -59,8 +60,6 @@ class UrlImportForm(forms.Form):
 
     def __init__(self, *args, session, **kwargs):
         super().__init__(*args, **kwargs)
-        from uploads.models import StorageIntegration
-
         is_json = session.source == UploadSession.Source.JSON
         self.fields["list_file"].label = "JSON file" if is_json else "CSV file"
         self.fields["list_file"].widget.attrs["accept"] = ".json,application/json" if is_json else ".csv,text/csv,text/plain"
@@ -92,16 +91,12 @@ class StorageIntegrationForm(forms.Form):
         self.organization = organization
 
     def clean_name(self) -> str:
-        from uploads.models import StorageIntegration
-
         name = self.cleaned_data["name"].strip()
         if StorageIntegration.objects.filter(organization=self.organization, name=name).exists():
             raise forms.ValidationError("An integration of this organization already has that name.")
         return name
 
     def clean_endpoint_url(self) -> str:
-        from uploads.integrations import endpoint_problem
-
         url = self.cleaned_data["endpoint_url"].strip()
         problem = endpoint_problem(url)
         if problem:

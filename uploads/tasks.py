@@ -11,6 +11,7 @@ from django.utils import timezone
 from assets.models import Asset
 from assets.tasks import GivesUpOnFailure
 from uploads import imports
+from uploads.cleanup import uploads_clean_up
 from uploads.fetching import FetchError, overtime_reason
 from uploads.models import UploadSession
 from uploads.notifications import build_session_email
@@ -73,6 +74,4 @@ def fetch_imported_file(self, asset_id: str) -> None:
 @shared_task(acks_late=True)
 def clean_up_abandoned_uploads() -> dict[str, int]:
     """Beat: expired import previews are deleted, abandoned files settled and abandoned multipart uploads aborted."""
-    from uploads.cleanup import uploads_clean_up
-
     return uploads_clean_up()
