@@ -10,7 +10,9 @@ from portal import broker
 
 @pytest.fixture
 def folders(tmp_path):
-    return {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "store_processed": False}
+    # control_folder too: kombu's default is ./control, which would leave an exchange file in the checkout.
+    return {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path / "control"),
+            "store_processed": False}
 
 
 def test_a_consumer_polling_while_a_message_is_written_does_not_take_it(folders, monkeypatch):
