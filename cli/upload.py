@@ -225,7 +225,8 @@ class Uploader:
         existing = response.json()
         asset_id = existing["existingId"]
         if existing["status"] != "uploading":
-            return Outcome(path, "present", "already in the project", asset_id)
+            # The portal's own words for a duplicate, the same through every door (assets.selectors).
+            return Outcome(path, "present", existing.get("message") or "already in the project", asset_id)
         # Registered by an earlier run that did not finish: send only what has not arrived.
         state = self.api.call("GET", f"/assets/{asset_id}/upload")
         if state.status_code in {403, 409}:
