@@ -1,8 +1,8 @@
 """What an uploaded image or video really is, and the small files the portal shows for it.
 
-Pure functions over files and file objects: no models, no Celery. The task layer calls them and
-turns a MediaError into an Upload Error whose reason people read as it is (DESIGN.md §4). Media is
-identified by content, never by name, and Pillow's decompression-bomb guard stays on (DESIGN.md §7).
+Pure functions over files and file objects: no models, no Celery. The task layer calls them and turns a MediaError
+into an Upload Error whose reason people read as it is (docs/ARCHITECTURE.md, "Status machine"). Media is identified
+by content, never by name, and Pillow's decompression-bomb guard stays on (docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -499,7 +499,7 @@ def make_poster(path: str | os.PathLike[str], *, max_size: tuple[int, int] = (64
 
 
 def needs_rendition(info: dict[str, Any]) -> bool:
-    """Whether a video needs a browser-friendly H.264 MP4 copy (see DESIGN.md §1, preprocessing).
+    """Whether a video needs a browser-friendly H.264 MP4 copy (docs/ARCHITECTURE.md, "One file, from the drop to the email").
 
     Playable as is: H.264 in MP4/MOV, audio absent or AAC, constant frame rate, and 8-bit 4:2:0
     pixels (High 10 or 4:4:4 H.264 does not play in browsers).

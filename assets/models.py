@@ -39,7 +39,7 @@ class Asset(models.Model):
         URL = "url", "URL import"
         REFERENCE = "reference", "Bucket reference"
 
-    # Which statuses each status may move to (DESIGN.md §4). Upload Error goes back to Uploading on retry.
+    # Which statuses each status may move to (docs/ARCHITECTURE.md, "Status machine"). Upload Error goes back to Uploading on retry.
     TRANSITIONS: dict[str, frozenset[str]] = {
         Status.UPLOADING: frozenset({Status.UPLOADED, Status.UPLOAD_ERROR}),
         Status.UPLOADED: frozenset({Status.READY, Status.PENDING_PREPROCESSING, Status.UPLOAD_ERROR}),

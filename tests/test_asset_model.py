@@ -1,4 +1,4 @@
-"""The asset status machine (DESIGN.md §4): guarded moves that report whether they happened."""
+"""The asset status machine (docs/ARCHITECTURE.md, "Status machine"): guarded moves that report whether they happened."""
 
 import itertools
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The portal never fetches where it must not (DESIGN.md §7): with default settings every forbidden address is
+"""The portal never fetches where it must not (docs/SECURITY.md, "Reaching what the portal must not"): with default settings every forbidden address is
 refused with a clear reason, and no connection is even tried — checked by a loopback server that records
 connections and by a spy on every socket connect of the process."""
 

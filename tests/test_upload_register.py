@@ -1,4 +1,4 @@
-"""Registering the files of one drop in an upload session: upload, duplicate or rejected, per file (DESIGN.md §5.2)."""
+"""Registering the files of one drop in an upload session: upload, duplicate or rejected, per file."""
 
 import base64
 import hashlib
