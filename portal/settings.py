@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A refusal a view let through becomes its answer (docs/ARCHITECTURE.md, "Refusals").
+    "portal.middleware.RefusalMiddleware",
     # Last, as django-axes asks: it turns a login it refused into the lock-out page (docs/SECURITY.md).
     "axes.middleware.AxesMiddleware",
 ]

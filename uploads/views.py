@@ -209,16 +209,13 @@ def _json_body(request: HttpRequest):
 
 
 def _protocol_view(handler):
-    """JSON endpoints of the protocol: a refusal becomes {"error": message} with its status."""
+    """JSON endpoints of the protocol; a refusal becomes {"error": message} with its status (portal/middleware.py)."""
 
     @login_required
     @require_POST
     def view(request: HttpRequest, project_id, session_id) -> JsonResponse:
         session = get_session_to_send(request.user, project_id, session_id)
-        try:
-            return JsonResponse(handler(request, session, _json_body(request)))
-        except services.UploadRefused as refusal:
-            return JsonResponse({"error": refusal.message}, status=refusal.status)
+        return JsonResponse(handler(request, session, _json_body(request)))
 
     view.__name__ = handler.__name__
     view.__doc__ = handler.__doc__
