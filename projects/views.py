@@ -12,6 +12,7 @@ from projects import services
 from projects.access import get_membership_for_user, get_project_for_user
 from projects.forms import InvitationForm, ProjectForm, RoleForm, SignUpForm
 from projects.models import Invitation, Membership, Project, role_can_manage
+from projects.refusals import Refused
 
 
 @login_required
@@ -98,34 +99,42 @@ def organization_members(request: HttpRequest, organization_id) -> HttpResponse:
     )
 
 
+def _change_member(request: HttpRequest, organization_id, membership_id: int, change) -> HttpResponse:
+    """An admin changes a membership with `change(member)`, which returns what to tell them; back to the members page,
+    with the refusal when the change would leave the organization without an admin."""
+    admin = get_membership_for_user(request.user, organization_id, admin=True)
+    member = get_object_or_404(
+        Membership.objects.select_related("user", "organization"), pk=membership_id, organization=admin.organization
+    )
+    try:
+        messages.success(request, change(member))
+    except Refused as refusal:
+        messages.error(request, refusal.message)
+    return redirect("projects:members", organization_id=admin.organization_id)
+
+
 @require_POST
 @login_required
 def member_role(request: HttpRequest, organization_id, membership_id: int) -> HttpResponse:
-    admin = get_membership_for_user(request.user, organization_id, admin=True)
-    member = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, organization=admin.organization)
     form = RoleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose one of the listed roles.")
-    else:
-        try:
-            services.membership_change_role(membership=member, role=form.cleaned_data["role"])
-            messages.success(request, f"{member.user.username} is now {member.get_role_display().lower()}.")
-        except services.LastAdminError as error:
-            messages.error(request, str(error))
-    return redirect("projects:members", organization_id=admin.organization_id)
+
+    def change_role(member: Membership) -> str:
+        if not form.is_valid():
+            raise Refused("Choose one of the listed roles.")
+        services.membership_change_role(membership=member, role=form.cleaned_data["role"])
+        return f"{member.user.username} is now {member.get_role_display().lower()}."
+
+    return _change_member(request, organization_id, membership_id, change_role)
 
 
 @require_POST
 @login_required
 def member_remove(request: HttpRequest, organization_id, membership_id: int) -> HttpResponse:
-    admin = get_membership_for_user(request.user, organization_id, admin=True)
-    member = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, organization=admin.organization)
-    try:
+    def remove(member: Membership) -> str:
         services.membership_remove(membership=member)
-        messages.success(request, f"{member.user.username} was removed from {admin.organization.name}.")
-    except services.LastAdminError as error:
-        messages.error(request, str(error))
-    return redirect("projects:members", organization_id=admin.organization_id)
+        return f"{member.user.username} was removed from {member.organization.name}."
+
+    return _change_member(request, organization_id, membership_id, remove)
 
 
 @require_POST

@@ -40,9 +40,8 @@ class UploadSessionQuerySet(models.QuerySet["UploadSession"]):
 class UploadSession(models.Model):
     """One batch of files brought into a project at once, from the Add Assets panel or a script."""
 
-    class AssetType(models.TextChoices):
-        IMAGE = "image", "Image"
-        VIDEO = "video", "Video"
+    # A session takes one type of asset: the asset's own choices.
+    AssetType = Asset.Type
 
     class Source(models.TextChoices):
         DIRECT = "direct", "Direct file upload"
