@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from api import assets, auth, workflows
 from api.errors import ApiError, KeyRefused, TokenRefused
 from api.security import ApiKeyAndToken
 
@@ -128,8 +129,6 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "The request is not valid."
     return _message(api, request, 422, message, errors=errors)
 
-
-from api import assets, auth, workflows  # noqa: E402  (routers register on `api`)
 
 api.add_router("", auth.router)
 api.add_router("", assets.router)

@@ -21,6 +21,9 @@ import logging
 
 from django.template.loader import get_template
 
+from assets import storage
+from portal.celery import app
+
 logger = logging.getLogger(__name__)
 
 # Rendered on every poll of an upload session (uploads.views.session_changes).
@@ -43,14 +46,10 @@ def warm_up() -> None:
 
 
 def _storage() -> None:
-    from assets import storage
-
     storage.prepare()
 
 
 def _task_queue() -> None:
-    from portal.celery import app
-
     app.finalize(auto=True)
     app.backend  # noqa: B018 (finds and loads the result backend's class)
     app.amqp  # noqa: B018 (queues, router, task message format)
