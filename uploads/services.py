@@ -159,10 +159,10 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
             for asset in Asset.objects.filter(upload_session=locked, sha256__in=shas).order_by("created_at")
         }
         in_project: dict[str, Asset] = {}
-        for existing in selectors.assets_with_content(
+        for sha, name, project_id in selectors.assets_with_content(
             organization_id=locked.project.organization_id, project_id=locked.project_id, sha256s=shas
-        ).exclude(upload_session=locked).only("sha256", "name", "project_id", "upload_session_id"):
-            in_project.setdefault(existing.sha256, existing)
+        ).exclude(upload_session=locked).values_list("sha256", "name", "project_id"):
+            in_project.setdefault(sha, Asset(name=name, project_id=project_id))
         seen: set[str] = set()
         to_create: list[tuple[FileResult, dict]] = []
         to_retry: list[tuple[FileResult, Asset]] = []
