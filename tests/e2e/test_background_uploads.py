@@ -55,11 +55,11 @@ def _open_session(page, live_server, project, view_name: str) -> None:
     page.wait_for_selector("[data-dropzone]")
 
 
-def _start_slow_upload(page, live_server, user, project, view_name: str, files) -> None:
-    """Logs in, opens a session, slows the network down and drops `files`."""
+def _start_slow_upload(page, live_server, user, project, view_name: str, files, *, upload: int = 300_000) -> None:
+    """Logs in, opens a session, slows the network down (`upload` bytes per second) and drops `files`."""
     log_in(page, live_server, user)
     _open_session(page, live_server, project, view_name)
-    _slow_network(page)
+    _slow_network(page, upload=upload)
     page.set_input_files("[data-file-input]", files)
 
 
@@ -368,7 +368,8 @@ def test_the_same_file_added_twice_in_one_tab_is_sent_once(live_server, member, 
 def test_rows_cancelled_on_one_page_leave_the_others_showing_the_session(live_server, member, manager, project, tmp_path):
     files = _photos(tmp_path, 20)
     with chromium_page() as page:
-        _start_slow_upload(page, live_server, member, project, "Watched", files)
+        # Slower than the others: files must still be waiting after two more browsers logged in, on a busy machine too.
+        _start_slow_upload(page, live_server, member, project, "Watched", files, upload=100_000)
         page.wait_for_function("() => [...window.portalUploads.records.values()].filter((r) => r.assetId).length === 20")
         session_url = page.url
         errors = []

@@ -60,5 +60,5 @@ def test_a_key_is_created_on_the_profile_and_the_reference_is_one_click_away(liv
 
     page.get_by_role("link", name="API", exact=True).click()
     expect(page.get_by_role("heading", name="Asset Upload Portal API")).to_be_visible()
-    expect(page.locator("#portal_api_assets_register_asset")).to_contain_text("/api/v1/assets")
+    expect(page.locator("#api_assets_register_asset")).to_contain_text("/api/v1/assets")
     page.screenshot(path=screens_dir / "api-reference.png", full_page=False)
