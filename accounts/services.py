@@ -14,17 +14,22 @@ from django.utils.crypto import constant_time_compare
 
 from accounts import login_throttle
 from accounts.models import ApiKey
+from projects.refusals import Refused
 
 # The salt tokens were first signed with (when the API lived in portal/api/): issued tokens stay valid.
 _TOKEN_SALT = "portal.api.token.v1"
 
 
-class LoginRefused(Exception):
+class LoginRefused(Refused):
     """Wrong username or password, or a user the key does not belong to."""
 
+    status = 401
 
-class LoginThrottled(Exception):
+
+class LoginThrottled(Refused):
     """Too many failed logins with this key for this username: wait `retry_after` seconds."""
+
+    status = 429
 
     def __init__(self, retry_after: int):
         super().__init__(f"Too many failed logins; try again in {retry_after} seconds.")

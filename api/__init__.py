@@ -12,6 +12,7 @@ from ninja.errors import HttpError, ValidationError
 
 from api import assets, auth, workflows
 from api.errors import ApiError, KeyRefused, TokenRefused
+from projects.refusals import Refused
 from api.security import ApiKeyAndToken
 
 LOGIN_PATH = "/login"
@@ -79,6 +80,12 @@ def _message(api_: NinjaAPI, request: HttpRequest, status: int, message: str, **
 @api.exception_handler(ApiError)
 def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return _message(api, request, exc.status, exc.message, **exc.extra)
+
+
+@api.exception_handler(Refused)
+def _refused(request: HttpRequest, exc: Refused) -> HttpResponse:
+    """A service turned the request down (docs/ARCHITECTURE.md, "Refusals"): seed 001's {"message"} with its status."""
+    return _message(api, request, exc.status, exc.message)
 
 
 @api.exception_handler(KeyRefused)

@@ -17,7 +17,6 @@ from assets.models import Asset
 from projects.access import get_membership_for_user, get_project_for_user
 from projects.models import Membership, role_can_manage, role_can_upload
 from uploads import single
-from uploads.services import UploadRefused
 
 router = Router(tags=["Assets"])
 
@@ -188,10 +187,6 @@ def _library_organization(user, organization_id: UUID | None):
     return membership.organization
 
 
-def _refused(refusal: UploadRefused) -> ApiError:
-    return ApiError(refusal.status, refusal.message)
-
-
 @router.post(
     "/assets",
     response={201: AssetOut, 403: ErrorOut, 404: ErrorOut, 409: DuplicateOut, 422: ValidationErrorOut, 429: ErrorOut},
@@ -226,8 +221,6 @@ def register_asset(request: HttpRequest, payload: AssetIn):
         )
     except single.DuplicateAsset as duplicate:
         return Status(409, {"message": duplicate.message, "existingId": duplicate.existing.pk, "status": duplicate.existing.status})
-    except UploadRefused as refusal:
-        raise _refused(refusal) from None
     return Status(201, asset_out(asset))
 
 
@@ -276,12 +269,9 @@ def open_upload(request: HttpRequest, asset_id: UUID, multipart: bool = False):
     `{"multipart": {"uploadId", "partSize", ...}}`; sign parts with `POST .../upload/parts`. After an
     Upload Error, this starts the upload again."""
     asset = _get_asset(request.auth, asset_id, write=True)
-    try:
-        if multipart:
-            return {"multipart": _multipart_out(single.asset_upload_start_multipart(asset=asset))}
-        return {"url": _absolute(request, single.asset_upload_url(asset=asset))}
-    except UploadRefused as refusal:
-        raise _refused(refusal) from None
+    if multipart:
+        return {"multipart": _multipart_out(single.asset_upload_start_multipart(asset=asset))}
+    return {"url": _absolute(request, single.asset_upload_url(asset=asset))}
 
 
 @router.post(
@@ -292,10 +282,7 @@ def open_upload(request: HttpRequest, asset_id: UUID, multipart: bool = False):
 def sign_parts(request: HttpRequest, asset_id: UUID, payload: PartsIn):
     """Signed PUTs for up to 100 parts at a time; each part's bytes go in the body as they are."""
     asset = _get_asset(request.auth, asset_id, write=True)
-    try:
-        parts = single.asset_upload_sign_parts(asset=asset, part_numbers=payload.partNumbers)
-    except UploadRefused as refusal:
-        raise _refused(refusal) from None
+    parts = single.asset_upload_sign_parts(asset=asset, part_numbers=payload.partNumbers)
     return {"parts": [{"partNumber": p["partNumber"], "url": _absolute(request, p["url"])} for p in parts]}
 
 
@@ -329,8 +316,5 @@ def close_upload(request: HttpRequest, asset_id: UUID):
     size, is an image or video as registered) and starts processing. A file that did not arrive or does not fit
     answers 422 with the reason, and the asset is marked Upload Error (open the upload session again to retry)."""
     asset = _get_asset(request.auth, asset_id, write=True)
-    try:
-        single.asset_upload_close(asset=asset)
-    except UploadRefused as refusal:
-        raise _refused(refusal) from None
+    single.asset_upload_close(asset=asset)
     return Status(204, None)

@@ -165,12 +165,9 @@ def get_project(request: HttpRequest, project_id: UUID):
 def create_batch(request: HttpRequest, workflow_id: UUID, payload: BatchIn):
     """Creates an empty batch in a workflow (project)."""
     project = get_project_for_user(request.auth, workflow_id, need="upload").project
-    try:
-        batch = batch_services.batch_create(
-            project=project, user=request.auth, name=payload.name, is_enabled=payload.isEnabled, priority=payload.priority
-        )
-    except batch_services.BatchRefused as refusal:
-        raise ApiError(refusal.status, refusal.message) from None
+    batch = batch_services.batch_create(
+        project=project, user=request.auth, name=payload.name, is_enabled=payload.isEnabled, priority=payload.priority
+    )
     return Status(201, batch_out(batch))
 
 
@@ -204,10 +201,7 @@ def create_records(request: HttpRequest, batch_id: UUID, payload: RecordsIn):
     `assetValidationErrors` with the reason; the others get their record. An asset of the library is tied to the
     batch's project."""
     _, batch = get_batch_for_user(request.auth, batch_id, need="upload")
-    try:
-        added = batch_services.batch_add_assets(batch=batch, asset_ids=[str(i) for i in payload.assetIds])
-    except batch_services.BatchRefused as refusal:
-        raise ApiError(refusal.status, refusal.message) from None
+    added = batch_services.batch_add_assets(batch=batch, asset_ids=[str(i) for i in payload.assetIds])
     return Status(
         201,
         {
