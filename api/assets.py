@@ -12,7 +12,7 @@ from pydantic import AfterValidator, Field
 
 from api.errors import ApiError
 from api.pagination import Paging, paginate
-from api.schemas import ErrorOut, JsonObject, Text, ValidationErrorOut
+from api.schemas import ErrorOut, JsonObject, Text, ValidationErrorOut, statuses_filter
 from assets.models import Asset
 from projects.access import get_membership_for_user, get_project_for_user
 from projects.models import Membership, role_can_manage, role_can_upload
@@ -233,11 +233,7 @@ def list_assets(request: HttpRequest, response: HttpResponse, paging: Query[Pagi
     if filters.library is not None:
         assets = assets.filter(project__isnull=filters.library)
     if filters.status:
-        wanted = {s.strip() for s in filters.status.split(",") if s.strip()}
-        unknown = sorted(wanted - set(Asset.Status.values))
-        if unknown:
-            raise ApiError(422, f"Unknown status {unknown[0]!r}: use {', '.join(Asset.Status.values)}.")
-        assets = assets.filter(status__in=wanted)
+        assets = assets.filter(status__in=statuses_filter(filters.status, Asset.Status.values))
     if filters.type:
         assets = assets.filter(asset_type=filters.type)
     if filters.minCreatedAt:

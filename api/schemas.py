@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import AfterValidator
 
+from api.errors import ApiError
 
 def _storable(value: Any) -> Any:
     """Text the database can store: no NUL character and valid UTF-8 (no lone surrogates), nested values too."""
@@ -41,3 +42,13 @@ class FieldErrorOut(Schema):
 class ValidationErrorOut(Schema):
     message: str
     errors: list[FieldErrorOut]
+
+
+def statuses_filter(value: str, allowed: list[str], *, what: str = "status") -> set[str]:
+    """The statuses a comma-separated filter names (`ready,upload_error`); an unknown one answers 422 naming those
+    allowed."""
+    wanted = {status.strip() for status in value.split(",") if status.strip()}
+    unknown = sorted(wanted - set(allowed))
+    if unknown:
+        raise ApiError(422, f"Unknown {what} {unknown[0]!r}: use {', '.join(allowed)}.")
+    return wanted

@@ -8,9 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from api.errors import ApiError
 from api.pagination import Paging, paginate
-from api.schemas import ErrorOut, Text, ValidationErrorOut
+from api.schemas import ErrorOut, Text, ValidationErrorOut, statuses_filter
 from assets import batches as batch_services
 from projects.access import get_batch_for_user, get_project_for_user
 from projects.models import Batch, Project, Record
@@ -221,11 +220,7 @@ def list_records(request: HttpRequest, response: HttpResponse, batch_id: UUID, p
     _, batch = get_batch_for_user(request.auth, batch_id)
     records = Record.objects.filter(batch=batch).select_related("asset")
     if filters.status:
-        wanted = {s.strip() for s in filters.status.split(",") if s.strip()}
-        unknown = sorted(wanted - set(Record.Status.values))
-        if unknown:
-            raise ApiError(422, f"Unknown record status {unknown[0]!r}: use {', '.join(Record.Status.values)}.")
-        records = records.filter(status__in=wanted)
+        records = records.filter(status__in=statuses_filter(filters.status, Record.Status.values, what="record status"))
     return [
         {
             "id": record.pk,
