@@ -4,12 +4,16 @@ from queue import Empty
 
 import pytest
 from kombu import Connection
+from kombu.transport.virtual import BrokerState
 
 from portal import broker
 
 
 @pytest.fixture
-def folders(tmp_path):
+def folders(tmp_path, monkeypatch):
+    # kombu's filesystem transport keeps its exchanges in a class-wide state: a portal task queued earlier in this
+    # process (an integration test's) would route these messages to its folders. These tests get a state of their own.
+    monkeypatch.setattr(broker.Transport, "global_state", BrokerState())
     # control_folder too: kombu's default is ./control, which would leave an exchange file in the checkout.
     return {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(tmp_path / "control"),
             "store_processed": False}
