@@ -2,12 +2,14 @@
 
 import logging
 from datetime import timedelta
+from itertools import batched
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -148,6 +150,31 @@ def assets_recover_stalled() -> dict[str, int]:
         if Asset.objects.filter(pk=asset_id, status_changed_at__lt=stalled_before).update(status_changed_at=timezone.now()):
             transaction.on_commit(lambda asset_id=str(asset_id): _queue("assets.tasks.preprocess_video", asset_id))
     return counts
+
+
+# Stored objects one query of the orphan sweep looks up.
+_SWEEP_BATCH = 500
+
+
+def storage_sweep_orphans(*, now=None) -> int:
+    """Deletes stored objects no asset refers to (as its original, thumbnail or poster, or rendition) that were last
+    written more than STORAGE_ORPHAN_AGE_SECONDS before `now`: what a cancelled or overtaken transfer left, an old signed
+    PUT sent again after its file was sealed (docs/SECURITY.md), an output of a worker stopped before it recorded it.
+    Returns how many it deleted."""
+    older_than = (now or timezone.now()) - timedelta(seconds=settings.STORAGE_ORPHAN_AGE_SECONDS)
+    deleted = 0
+    candidates = (key for key, written in storage.stored_objects() if written < older_than)
+    for batch in batched(candidates, _SWEEP_BATCH):
+        referenced: set[str] = set()
+        for keys in Asset.objects.filter(
+            Q(storage_key__in=batch) | Q(thumbnail_key__in=batch) | Q(rendition_key__in=batch)
+        ).values_list("storage_key", "thumbnail_key", "rendition_key"):
+            referenced.update(keys)
+        for key in batch:
+            if key not in referenced:
+                storage.delete(key)
+                deleted += 1
+    return deleted
 
 
 def assets_give_up(*, asset_ids: list[str], works_on: dict, reason: str) -> int:

@@ -441,6 +441,8 @@ UPLOAD_QUOTA_BYTES_PER_USER_PER_DAY = env_int("UPLOAD_QUOTA_BYTES_PER_USER_PER_D
 # A transfer that received nothing for this long is abandoned: its multipart uploads are aborted, and a file still
 # Uploading this long after its last upload URL expired becomes an Upload Error (it can be added again or retried).
 UPLOAD_ABANDONED_SECONDS = env_int("UPLOAD_ABANDONED_SECONDS", 24 * 3600, minimum=600)
+# A stored object no asset refers to, last written longer ago than this, is deleted by the clean-up (an orphan).
+STORAGE_ORPHAN_AGE_SECONDS = env_int("STORAGE_ORPHAN_AGE_SECONDS", 24 * 3600, minimum=3600)
 # How often the session page asks for status changes, in milliseconds.
 UPLOAD_POLL_INTERVAL_MS = env_int("UPLOAD_POLL_INTERVAL_MS", 2000, minimum=250)
 # Files the browser transfers at once. The embedded storage endpoint is on the portal's own address, to which a

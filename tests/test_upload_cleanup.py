@@ -236,6 +236,6 @@ def test_beat_runs_the_clean_up_and_it_logs_what_it_removed(project, member, eag
     with caplog.at_level(logging.INFO, logger="uploads.cleanup"):
         counts = tasks.clean_up_abandoned_uploads.delay().get()
 
-    assert counts == {"previews": 0, "abandoned_files": 1, "verified_files": 0, "multipart_uploads": 0}
+    assert counts == {"previews": 0, "abandoned_files": 1, "verified_files": 0, "multipart_uploads": 0, "orphans": 0}
     assert "1 abandoned files made Upload Error" in caplog.text
     assert entry["task"] in eager_tasks.tasks, "beat names a task the workers know"

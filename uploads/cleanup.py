@@ -8,6 +8,8 @@
 - A multipart upload started more than UPLOAD_ABANDONED_SECONDS ago is aborted, with its parts, when no part
   arrived for that long, or when no file is Uploading to its key any more (done, failed, cancelled, resumed under
   another key), or when it is not the upload recorded for its file.
+- A stored object no asset refers to, last written more than STORAGE_ORPHAN_AGE_SECONDS ago, is deleted
+  (assets.services.storage_sweep_orphans).
 
 On S3 a lifecycle rule (AbortIncompleteMultipartUpload, README.md) is the backstop for what this misses.
 """
@@ -20,7 +22,7 @@ from django.utils import timezone
 
 from assets import storage
 from assets.models import Asset
-from assets.services import asset_settled, asset_verify_upload
+from assets.services import asset_settled, asset_verify_upload, storage_sweep_orphans
 from uploads.models import UrlImport
 
 logger = logging.getLogger(__name__)
@@ -38,9 +40,10 @@ def uploads_clean_up(*, now: datetime | None = None) -> dict[str, int]:
     counts["multipart_uploads"] = sum(
         storage.abort_open_upload(upload) for upload, last in uploads if last < idle_since or _not_wanted(upload, idle_since)
     )
+    counts["orphans"] = storage_sweep_orphans(now=now)
     logger.info(
         "Clean-up: %(previews)s import previews deleted, %(abandoned_files)s abandoned files made Upload Error, "
-        "%(verified_files)s verified, %(multipart_uploads)s multipart uploads aborted.",
+        "%(verified_files)s verified, %(multipart_uploads)s multipart uploads aborted, %(orphans)s orphaned objects deleted.",
         counts,
     )
     return counts

@@ -32,7 +32,7 @@ from assets.storage.s3 import S3Backend
 
 __all__ = [
     "HTTP_METHOD", "INLINE_TYPES", "NEUTRAL_TYPE", "OPERATIONS", "OpenUpload", "SignatureError", "Transfer", "UnsafeKey",
-    "abort_open_upload", "backend", "last_activity", "browser_origin", "checked_key", "delete", "discard", "inspect", "inspect_many", "key_belongs_to",
+    "abort_open_upload", "backend", "last_activity", "stored_objects", "browser_origin", "checked_key", "delete", "discard", "inspect", "inspect_many", "key_belongs_to",
     "key_for", "key_prefix", "multipart_abort", "multipart_abort_all", "multipart_complete", "multipart_part_numbers",
     "multipart_start", "new_key", "open", "open_original", "open_uploads", "original_url", "prepare", "presign", "register_reference_reader",
     "response_headers", "seal", "served_type", "sha256_hex_to_base64", "shares_portal_address", "sibling_key",
@@ -230,6 +230,11 @@ def multipart_abort_all(key: str) -> None:
 def open_uploads() -> Iterator[OpenUpload]:
     """Every multipart upload in progress under the keys the portal issues (for the clean-up of abandoned ones)."""
     return backend().open_uploads(keys.ROOT)
+
+
+def stored_objects() -> Iterator[tuple[str, datetime]]:
+    """(key, when last written) of every object under the keys the portal issues (for the sweep of orphans)."""
+    return backend().stored_objects(keys.ROOT)
 
 
 def last_activity(upload: OpenUpload) -> datetime:

@@ -238,6 +238,17 @@ class LocalBackend:
             for folder in folders.iterdir():
                 self.multipart_abort(key, folder.name)
 
+    def stored_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return
+        for path in folder.rglob("*"):
+            try:
+                if path.is_file():
+                    yield path.relative_to(self.root).as_posix(), _modified(path)
+            except FileNotFoundError:
+                pass  # deleted meanwhile
+
     def open_uploads(self, prefix: str) -> Iterator[OpenUpload]:
         folders = self._folders()
         if not folders.is_dir():

@@ -303,6 +303,11 @@ class S3Backend:
             if upload.key == key:
                 self.multipart_abort(key, upload.upload_id)
 
+    def stored_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for stored in page.get("Contents", []):
+                yield stored["Key"], stored["LastModified"]
+
     def open_uploads(self, prefix: str) -> Iterator[OpenUpload]:
         for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
             for upload in page.get("Uploads", []):
