@@ -1,11 +1,14 @@
 """Celery tasks that take stored bytes to Ready: they take ids, reload the rows, claim with guarded updates,
 retry transient storage errors with back-off and hand permanent failures to the status machine."""
 
+import functools
 import logging
+import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Task, shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 from assets import services, storage
 from assets.models import Asset
@@ -108,7 +111,27 @@ def discard_transfers(transfers: list[tuple[str, bool]]) -> None:
         storage.discard(key, in_parts=in_parts)
 
 
+def one_run_at_a_time(sweep):
+    """A sweep that beat queues runs in one worker at a time, whatever the number of workers or beats: a second run that
+    starts while one holds the lock (kept in the shared cache, Redis in production) does nothing and returns None."""
+
+    @functools.wraps(sweep)
+    def run(*args, **kwargs):
+        lock, token = f"sweep-lock:{sweep.__module__}.{sweep.__name__}", uuid.uuid4().hex
+        if not cache.add(lock, token, timeout=settings.SWEEP_LOCK_SECONDS):
+            logger.info("%s is already running elsewhere: this run does nothing.", sweep.__name__)
+            return None
+        try:
+            return sweep(*args, **kwargs)
+        finally:
+            if cache.get(lock) == token:
+                cache.delete(lock)
+
+    return run
+
+
 @shared_task(acks_late=True)
+@one_run_at_a_time
 def recover_stalled_preprocessing() -> dict[str, int]:
     """Beat: videos whose preprocessing stopped beating go to Recovering Pre-Processing and are queued again."""
     return services.assets_recover_stalled()

@@ -441,6 +441,8 @@ UPLOAD_QUOTA_BYTES_PER_USER_PER_DAY = env_int("UPLOAD_QUOTA_BYTES_PER_USER_PER_D
 # A transfer that received nothing for this long is abandoned: its multipart uploads are aborted, and a file still
 # Uploading this long after its last upload URL expired becomes an Upload Error (it can be added again or retried).
 UPLOAD_ABANDONED_SECONDS = env_int("UPLOAD_ABANDONED_SECONDS", 24 * 3600, minimum=600)
+# How long a sweep's lock lasts at most (a run killed while holding it frees it after this); see one_run_at_a_time.
+SWEEP_LOCK_SECONDS = env_int("SWEEP_LOCK_SECONDS", 3600, minimum=60)
 # A stored object no asset refers to, last written longer ago than this, is deleted by the clean-up (an orphan).
 STORAGE_ORPHAN_AGE_SECONDS = env_int("STORAGE_ORPHAN_AGE_SECONDS", 24 * 3600, minimum=3600)
 # How often the session page asks for status changes, in milliseconds.

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from assets.models import Asset
-from assets.tasks import GivesUpOnFailure
+from assets.tasks import GivesUpOnFailure, one_run_at_a_time
 from uploads import imports
 from uploads.cleanup import uploads_clean_up
 from uploads.fetching import FetchError, overtime_reason
@@ -72,6 +72,7 @@ def fetch_imported_file(self, asset_id: str) -> None:
 
 
 @shared_task(acks_late=True)
+@one_run_at_a_time
 def clean_up_abandoned_uploads() -> dict[str, int]:
     """Beat: expired import previews are deleted, abandoned files settled and abandoned multipart uploads aborted."""
     return uploads_clean_up()
