@@ -21,7 +21,8 @@ from assets import storage
 from assets.models import Asset
 from tests.api import Api
 from tests.media_factory import make_jpeg
-from uploads.services import UploadRefused, transfer_instructions, upload_complete, upload_session_register, upload_sign
+from tests.test_upload_complete import _register, _send
+from uploads.services import UploadRefused, transfer_instructions, upload_complete, upload_sign
 
 S = Asset.Status
 SCRIPT = b"<html><body><script>console.log('pwned'); document.title = 'pwned'</script></body></html>"
@@ -49,27 +50,6 @@ def processed(eager_tasks, django_capture_on_commit_callbacks):
     return complete
 
 
-def _register(session, name: str, data: bytes, content_type: str = ""):
-    [result] = upload_session_register(
-        session=session,
-        user=session.created_by,
-        files=[{"name": name, "size": len(data), "contentType": content_type, "sha256": hashlib.sha256(data).hexdigest()}],
-    )
-    assert result.outcome == "upload", result.reason
-    return result.asset
-
-
-def _send(client, transfer: dict, data: bytes = b""):
-    """Sends a signed request where it points: the store (absolute URL) or the portal's own endpoint."""
-    headers = dict(transfer.get("headers", {}))
-    if transfer["url"].startswith("http"):
-        response = requests.request(transfer["method"], transfer["url"], data=data, headers=headers, timeout=30)
-        return response.status_code, response.headers, response.content
-    content_type = headers.pop("Content-Type", "application/octet-stream")
-    response = client.generic(transfer["method"], transfer["url"], data=data, content_type=content_type, headers=headers)
-    return response.status_code, response, response.content
-
-
 def _stored(key: str) -> bytes:
     with default_storage.open(key, "rb") as stored:
         return stored.read()
@@ -80,7 +60,7 @@ def _stored(key: str) -> bytes:
 
 def test_a_png_named_html_is_served_as_a_download_with_nosniff_and_a_sandbox(client, upload_session, processed):
     data = png_with_script()
-    asset = _register(upload_session, "evil.html", data)
+    asset = _register(upload_session, "evil.html", data, "")
     assert _send(client, transfer_instructions(asset)["put"], data)[0] == 200
 
     processed(upload_session, asset)
@@ -125,7 +105,7 @@ def test_thumbnails_are_shown_inline_as_the_jpegs_the_portal_made(client, upload
 
 def test_s3_urls_name_the_verified_type_and_a_download(s3_storage, upload_session, processed, client):
     data = png_with_script()
-    asset = _register(upload_session, "evil.html", data)
+    asset = _register(upload_session, "evil.html", data, "")
     assert _send(client, transfer_instructions(asset)["put"], data)[0] == 200
 
     processed(upload_session, asset)

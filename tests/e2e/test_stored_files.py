@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.test_storage_attacks import _register, _send, png_with_script, processed  # noqa: F401 (fixture)
+from tests.test_storage_attacks import png_with_script, processed  # noqa: F401 (fixture)
+from tests.test_upload_complete import _register, _send
 from uploads.services import transfer_instructions
 
 pytestmark = pytest.mark.e2e
@@ -10,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 def test_in_chromium_a_png_named_html_downloads_and_runs_no_script(live_server, upload_session, processed, client, browser_page):
     data = png_with_script()
-    asset = _register(upload_session, "evil.html", data)
+    asset = _register(upload_session, "evil.html", data, "")
     _send(client, transfer_instructions(asset)["put"], data)
     processed(upload_session, asset)
     page = browser_page
