@@ -7,12 +7,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JS_SOURCES := $(wildcard static/js/*.js static/js/upload/*.js static/css/*.css)
 
-.PHONY: run test audit setup static migrate demo browser clean
+.PHONY: run stack test audit setup static migrate demo browser clean
 
 run: setup migrate demo
 	@echo "Portal starting on http://$(BIND_HOST):$(PORT)/ (web, worker and beat; Ctrl-C stops all three)"
 	BIND_HOST="$(BIND_HOST)" SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
 		$(VENV)/bin/honcho start -f Procfile -p $(PORT)
+
+# The production shape on this machine (scripts/stack.py): WEB gunicorn processes behind nginx, WORKERS Celery workers,
+# beat and the fetcher, on PostgreSQL, Redis, moto's S3 server and an SMTP sink; Ctrl-C stops it all.
+WEB ?= 2
+WORKERS ?= 2
+STACK_PORT ?= $(PORT)
+stack: setup
+	$(PY) scripts/stack.py --web $(WEB) --workers $(WORKERS) --port $(STACK_PORT)
 
 test: setup browser
 	$(VENV)/bin/lint-imports

@@ -160,7 +160,14 @@ REDIS_URL = env_str("REDIS_URL")
 if PRODUCTION and not REDIS_URL:
     env_required("REDIS_URL", f"{_IN_PRODUCTION} (redis://host:6379/0)")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # CACHE_KEY_PREFIX keeps apart portals that share one Redis database (two stacks, staging beside production).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX"),
+        }
+    }
     # Every request reads the login session: from Redis, with the database behind it (sessions survive a flush).
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:

@@ -1,6 +1,8 @@
 """An S3-compatible endpoint for tests and benchmarks: moto's server mode, on 127.0.0.1, stopped at the end."""
 
 import socket
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -18,18 +20,48 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def moto_server():
-    """Runs moto's S3 server in a thread of this process; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
+class Outage:
+    """A switch in front of moto: while it is on, every S3 request is answered with `status` and moto never sees it
+    (what a store under maintenance or overload answers)."""
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    def __init__(self):
+        self.status = 0
+        self.until = 0.0
+        self.refused = 0
+
+    def answer(self, status: int, *, seconds: float) -> None:
+        self.status, self.until = status, time.monotonic() + seconds
+
+    def wrap(self, app):
+        def outage_or_moto(environ, start_response):
+            if self.status and time.monotonic() < self.until:
+                self.refused += 1
+                body = f"<Error><Code>ServiceUnavailable</Code><Message>outage ({self.status})</Message></Error>".encode()
+                start_response(f"{self.status} Outage", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+                return [body]
+            return app(environ, start_response)
+
+        return outage_or_moto
+
+
+@contextmanager
+def moto_server(outage: Outage | None = None):
+    """Runs moto's S3 server in a thread of this process; yields its endpoint URL. With `outage`, the switch stands in
+    front of it."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        "127.0.0.1", free_port(), outage.wrap(app) if outage else app, threaded=True, request_handler=MotoRequestHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="moto", daemon=True)
+    thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def client(endpoint: str):

@@ -119,11 +119,12 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server():
+def smtp_server(*, mailbox: Mailbox | None = None, port: int | None = None):
+    """An SMTP server on 127.0.0.1 (a free port unless given), collecting into `mailbox` (a fresh one unless given)."""
     from aiosmtpd.controller import Controller
 
-    mailbox = Mailbox()
-    port = free_port()
+    mailbox = mailbox if mailbox is not None else Mailbox()
+    port = port or free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
