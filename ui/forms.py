@@ -1,4 +1,5 @@
 from django import forms
+from django.forms.utils import pretty_name
 
 
 class ListFilterForm(forms.Form):
@@ -9,6 +10,12 @@ class ListFilterForm(forms.Form):
     """
 
     lookups: dict[str, str] = {}  # field name -> queryset lookup
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The filters show no <label> (a select's first option says what it filters): each is named by its field's label.
+        for name, field in self.fields.items():
+            field.widget.attrs.setdefault("aria-label", field.label or pretty_name(name))
 
     def filter(self, queryset):
         self.is_valid()
