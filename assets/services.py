@@ -38,14 +38,15 @@ def content_problem(identified: content.Identified, *, asset_type: str, project)
 _NOT_READ = object()
 
 
-def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
+def asset_verify_upload(*, asset: Asset, stored=_NOT_READ, sources_left: list[str] | None = None) -> bool:
     """Checks the stored object of an asset whose transfer the client reported done.
 
     Moves it to Uploaded when the object exists, has the declared size and its content is what the
     session takes; otherwise to Upload Error with the reason (deleting a wrong object). Queues the
     processing of an uploaded file. Returns whether the asset is now Uploaded. `stored` is what
     storage.inspect() said of its object, when the caller read it already (a batch reads side by side).
-    A verified file is sealed: moved to a fresh key no transfer URL was signed for (storage.seal).
+    A verified file is sealed: moved to a fresh key no transfer URL was signed for (storage.seal); with
+    `sources_left`, the keys sealed by copying are appended there for the caller to delete together (storage.delete_many).
     """
     if asset.status != Asset.Status.UPLOADING:
         return False
@@ -78,7 +79,7 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ) -> bool:
         return False
     # Sealed under a key no URL was signed for: a signed PUT sent again can no longer replace what was verified.
     sent_to = asset.storage_key
-    sealed = storage.seal(sent_to, size=size)
+    sealed = storage.seal(sent_to, size=size, sources_left=sources_left)
     if sealed is None:
         return False  # another run verified (and sealed) this file meanwhile
     if not asset.move(

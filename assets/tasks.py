@@ -60,12 +60,17 @@ def verify_uploads(asset_ids: list[str]) -> None:
     assets = list(Asset.objects.filter(pk__in=asset_ids, **UPLOADING_FILES).select_related("project", "upload_session"))
     found = storage.inspect_many([asset.storage_key for asset in assets], return_exceptions=True)
     failed = None
-    for asset in assets:
-        stored = found[asset.storage_key]
-        if isinstance(stored, Exception):
-            failed = failed or stored
-        else:
-            services.asset_verify_upload(asset=asset, stored=stored)
+    # The keys the transfers went to, once sealed, go in one request at the end instead of one each.
+    sealed_from: list[str] = []
+    try:
+        for asset in assets:
+            stored = found[asset.storage_key]
+            if isinstance(stored, Exception):
+                failed = failed or stored
+            else:
+                services.asset_verify_upload(asset=asset, stored=stored, sources_left=sealed_from)
+    finally:
+        storage.delete_many(sealed_from)
     if failed is not None:
         # Tried again (or given up on) for the files still Uploading: the others were checked just now.
         raise failed

@@ -139,6 +139,51 @@ def test_verifying_twice_moves_a_file_once(storage_backend, client, upload_sessi
     assert len(queued_processing) == 1
 
 
+def test_the_keys_a_batch_was_sent_to_are_gone_once_sealed_and_s3_deletes_them_in_one_request(
+    storage_backend, client, upload_session, verify, queued_processing
+):
+    files = [make_jpeg(40 + n, 30) for n in range(3)]
+    assets = [_register(upload_session, f"gate-{n}.jpg", data, "image/jpeg") for n, data in enumerate(files)]
+    sent_to = [asset.storage_key for asset in assets]
+    for asset, data in zip(assets, files):
+        _put(client, asset, data)
+    operations: list[str] = []
+    if storage_backend == "s3":
+        events = storage.backend().client.meta.events
+        events.register("before-call.s3", lambda model, **kwargs: operations.append(model.name), unique_id="count-ops")
+
+    try:
+        assert verify(upload_session, *assets) == 3
+    finally:
+        if storage_backend == "s3":
+            events.unregister("before-call.s3", unique_id="count-ops")
+
+    assert [asset.status for asset in assets] == [S.UPLOADED] * 3
+    assert [storage.stored_size(key) for key in sent_to] == [None] * 3
+    assert [storage.stored_size(asset.storage_key) for asset in assets] == [len(data) for data in files]
+    if storage_backend == "s3":
+        assert (operations.count("CopyObject"), operations.count("DeleteObject"), operations.count("DeleteObjects")) == (3, 0, 1)
+
+
+def test_a_sealed_key_the_store_would_not_delete_is_left_for_the_sweep_and_the_file_still_goes_on(
+    s3_storage, client, upload_session, verify, queued_processing, monkeypatch
+):
+    data = make_jpeg()
+    asset = _register(upload_session, "north-1.jpg", data, "image/jpeg")
+    sent_to = asset.storage_key
+    _put(client, asset, data)
+    monkeypatch.setattr(
+        type(storage.backend().client), "delete_objects",
+        lambda self, **kwargs: {"Errors": [{"Key": sent_to, "Code": "InternalError"}]}, raising=False,
+    )
+
+    verify(upload_session, asset)
+
+    assert asset.status == S.UPLOADED
+    assert storage.stored_size(asset.storage_key) == len(data)
+    assert storage.stored_size(sent_to) == len(data)  # the orphan sweep deletes it (tests/test_orphan_sweep.py)
+
+
 # --- what goes wrong -------------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ from assets.storage.s3 import S3Backend
 
 __all__ = [
     "HTTP_METHOD", "INLINE_TYPES", "NEUTRAL_TYPE", "OPERATIONS", "OpenUpload", "SignatureError", "Transfer", "UnsafeKey",
-    "abort_open_upload", "backend", "last_activity", "stored_objects", "browser_origin", "checked_key", "delete", "discard", "inspect", "inspect_many", "key_belongs_to",
+    "abort_open_upload", "backend", "last_activity", "stored_objects", "browser_origin", "checked_key", "delete", "delete_many", "discard", "inspect", "inspect_many", "key_belongs_to",
     "key_for", "key_prefix", "multipart_abort", "multipart_abort_all", "multipart_complete", "multipart_part_numbers",
     "multipart_start", "new_key", "open", "open_original", "open_uploads", "original_url", "prepare", "presign", "register_reference_reader",
     "response_headers", "seal", "served_type", "sha256_hex_to_base64", "shares_portal_address", "sibling_key",
@@ -179,15 +179,29 @@ def delete(key: str) -> None:
         backend().delete(checked_key(key))
 
 
-def seal(key: str, *, size: int) -> str | None:
+def delete_many(keys: list[str]) -> None:
+    """Deletes the objects under `keys` (on S3 in one request per 1,000 keys); one that could not be deleted is left
+    for the clean-up beat, which deletes objects no asset refers to."""
+    keys = [checked_key(key) for key in keys if key]
+    if keys:
+        backend().delete_many(keys)
+
+
+def seal(key: str, *, size: int, sources_left: list[str] | None = None) -> str | None:
     """Moves a verified file from the key its transfer was signed for to a fresh key beside it, that no URL was ever
     signed for, and returns that key (None when nothing is stored under `key` any more: another run sealed it).
 
     A signed PUT stays valid until it expires; after this, sending it again only writes to a key no asset has, which
-    changes nothing the portal shows or processes (docs/SECURITY.md).
+    changes nothing the portal shows or processes (docs/SECURITY.md). With `sources_left`, a store that seals by
+    copying (S3) leaves `key` in place and appends it there: the caller deletes a batch of them at once (delete_many).
     """
     sealed = sibling_key(key)
-    return sealed if backend().move(key, sealed, size=size) else None
+    keep_source = sources_left is not None and backend().moves_by_copy
+    if not backend().move(key, sealed, size=size, keep_source=keep_source):
+        return None
+    if keep_source:
+        sources_left.append(key)
+    return sealed
 
 
 def discard(key: str, *, in_parts: bool = False) -> None:

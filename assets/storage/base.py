@@ -54,8 +54,15 @@ class Backend(Protocol):
     def write_stream(self, key: str, stream) -> None: ...
     def delete(self, key: str) -> None: ...
 
-    def move(self, key: str, to: str, *, size: int) -> bool:
-        """Moves the object under `key` to `to`; False when nothing is stored under `key`."""
+    # Whether move() copies (the source stays until deleted) rather than renames.
+    moves_by_copy: bool
+
+    def move(self, key: str, to: str, *, size: int, keep_source: bool = False) -> bool:
+        """Moves the object under `key` to `to`; False when nothing is stored under `key`. With `keep_source`, a store
+        that moves by copying leaves `key` for the caller to delete with others (delete_many)."""
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Deletes the objects under `keys` (missing ones are no error)."""
 
     def multipart_start(self, key: str) -> str: ...
     def multipart_part_numbers(self, key: str, upload_id: str) -> list[int] | None: ...

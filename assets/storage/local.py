@@ -69,6 +69,7 @@ class LocalBackend:
     """Files under the location of a FileSystemStorage."""
 
     shares_portal_address = True
+    moves_by_copy = False
 
     def __init__(self, file_storage):
         self.file_storage = file_storage
@@ -161,7 +162,11 @@ class LocalBackend:
     def delete(self, key: str) -> None:
         self.file_storage.delete(key)
 
-    def move(self, key: str, to: str, *, size: int) -> bool:
+    def delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            self.delete(key)
+
+    def move(self, key: str, to: str, *, size: int, keep_source: bool = False) -> bool:
         try:
             os.replace(self.path(key), self.path(to))
         except FileNotFoundError:

@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import hmac
+import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from boto3.s3.transfer import TransferConfig
 from botocore.compat import get_current_datetime
-from botocore.exceptions import NoCredentialsError
+from botocore.exceptions import BotoCoreError, NoCredentialsError
 from django.conf import settings
 
 from assets.storage.base import OpenUpload
@@ -22,6 +23,10 @@ INSPECT_CONCURRENCY = 8
 # One CopyObject takes at most 5 GiB; above, boto3 copies in parts.
 _SINGLE_COPY_LIMIT = 5 * 1024**3
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+# Keys one DeleteObjects request takes at most.
+_DELETE_BATCH = 1000
+
+logger = logging.getLogger(__name__)
 
 _inspecting: ThreadPoolExecutor | None = None
 
@@ -62,6 +67,7 @@ class S3Backend:
     """A bucket reached through django-storages' S3Storage (its client, credentials chain and settings)."""
 
     shares_portal_address = False
+    moves_by_copy = True
 
     def __init__(self, s3_storage):
         self.s3_storage = s3_storage
@@ -236,7 +242,19 @@ class S3Backend:
     def delete(self, key: str) -> None:
         self.s3_storage.delete(key)
 
-    def move(self, key: str, to: str, *, size: int) -> bool:
+    def delete_many(self, keys: list[str]) -> None:
+        client = self.client
+        for start in range(0, len(keys), _DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[start:start + _DELETE_BATCH]]
+            try:
+                answer = client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            except (BotoCoreError, client.exceptions.ClientError) as error:
+                answer = {"Errors": batch, "Message": str(error)}
+            if answer.get("Errors"):
+                # Left for the clean-up beat: it deletes objects no asset refers to (storage_sweep_orphans).
+                logger.warning("%d of %d objects were not deleted: %s", len(answer["Errors"]), len(batch), answer.get("Message", ""))
+
+    def move(self, key: str, to: str, *, size: int, keep_source: bool = False) -> bool:
         client = self.client
         source = {"Bucket": self.bucket, "Key": key}
         try:
@@ -248,7 +266,8 @@ class S3Backend:
             if _code(error) in _MISSING:
                 return False
             raise
-        client.delete_object(Bucket=self.bucket, Key=key)
+        if not keep_source:
+            client.delete_object(Bucket=self.bucket, Key=key)
         return True
 
     # --- multipart uploads ------------------------------------------------------------------------------
