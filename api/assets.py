@@ -266,8 +266,8 @@ def open_upload(request: HttpRequest, asset_id: UUID, multipart: bool = False):
     Upload Error, this starts the upload again."""
     asset = _get_asset(request.auth, asset_id, write=True)
     if multipart:
-        return {"multipart": _multipart_out(single.asset_upload_start_multipart(asset=asset))}
-    return {"url": _absolute(request, single.asset_upload_url(asset=asset))}
+        return {"multipart": _multipart_out(single.asset_upload_start_multipart(asset=asset, actor=request.auth))}
+    return {"url": _absolute(request, single.asset_upload_url(asset=asset, actor=request.auth))}
 
 
 @router.post(

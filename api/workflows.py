@@ -200,7 +200,7 @@ def create_records(request: HttpRequest, batch_id: UUID, payload: RecordsIn):
     `assetValidationErrors` with the reason; the others get their record. An asset of the library is tied to the
     batch's project."""
     _, batch = get_batch_for_user(request.auth, batch_id, need="upload")
-    added = batch_services.batch_add_assets(batch=batch, asset_ids=[str(i) for i in payload.assetIds])
+    added = batch_services.batch_add_assets(batch=batch, asset_ids=[str(i) for i in payload.assetIds], actor=request.auth)
     return Status(
         201,
         {

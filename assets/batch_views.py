@@ -93,7 +93,7 @@ def batch_add_assets(request: HttpRequest, project_id) -> HttpResponse:
             batch = services.batch_create(project=project, user=request.user, name=form.cleaned_data["new_batch_name"])
         else:
             batch = Batch.objects.get(pk=form.cleaned_data["batch"], project=project)
-        added = services.batch_add_assets(batch=batch, asset_ids=form.cleaned_data["asset"])
+        added = services.batch_add_assets(batch=batch, asset_ids=form.cleaned_data["asset"], actor=request.user)
     except services.BatchRefused as refusal:
         messages.error(request, refusal.message)
         return redirect(back)

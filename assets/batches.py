@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
+from assets.services import asset_events_record
 from projects.models import Batch, Project, Record
 from projects.refusals import Refused
 
@@ -56,13 +57,13 @@ def _why_not(asset: Asset, batch: Batch) -> str:
     return ""
 
 
-def batch_add_assets(*, batch: Batch, asset_ids: list) -> RecordsAdded:
+def batch_add_assets(*, batch: Batch, asset_ids: list, actor=None) -> RecordsAdded:
     """Creates one record per asset in the batch; answers per asset instead of failing the whole call.
 
     An asset of another project, one whose file has not arrived or failed, or one already in the batch
     gets no record, with the reason. An asset of the organization's library is tied to the batch's
     project (unless that project already holds the same content). More than BATCH_MAX_ASSETS_PER_REQUEST
-    ids are refused whole.
+    ids are refused whole. Each asset that got a record has it in its history, with `actor` (the person who asked).
     """
     limit = settings.BATCH_MAX_ASSETS_PER_REQUEST
     if len(asset_ids) > limit:
@@ -115,6 +116,10 @@ def batch_add_assets(*, batch: Batch, asset_ids: list) -> RecordsAdded:
             # Another request added some of these assets meanwhile: add the rest one by one.
             to_create = [record for record in to_create if _create_one(record, result)]
         result.created = to_create
+        asset_events_record(
+            assets=[record.asset for record in to_create], action=AssetEvent.Action.ADDED_TO_BATCH, actor=actor,
+            reason=f"Added to the batch “{batch.name}” of {project.name}.",
+        )
     return result
 
 

@@ -14,10 +14,31 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from assets import content, storage
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
 from assets.signals import settled
 
 logger = logging.getLogger(__name__)
+
+
+def asset_events_record(
+    *, assets, action: str, actor=None, reason: str = "", to_status: str = ""
+) -> list[AssetEvent]:
+    """Records one event per asset in its history, in one INSERT (docs/ARCHITECTURE.md, "Asset history").
+
+    For what is not a status move (status moves record themselves in Asset.move): added, moved to another project or
+    the library, added to a batch, cancelled, deleted. `assets` are Asset rows as they stand before the action (their
+    status is the event's `from_status`); `actor` is the person who acted (None for the portal's workers); `reason`
+    says what happened in words people read ("Moved to Harbour cameras"). Record a deletion before deleting: the
+    event keeps the asset's id and name. Inside AssetEvent.collecting() the events are saved at the end of the block.
+    """
+    actor_id = getattr(actor, "pk", actor)
+    now = timezone.now()
+    events = [
+        AssetEvent.about(asset, action=action, actor_id=actor_id, at=now, to_status=to_status, reason=reason)
+        for asset in assets
+    ]
+    AssetEvent.objects.record(events)
+    return events
 
 
 def _human_size(size: int) -> str:

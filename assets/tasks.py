@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from assets import services, storage
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
 
 logger = logging.getLogger(__name__)
 
@@ -60,15 +60,17 @@ def verify_uploads(asset_ids: list[str]) -> None:
     assets = list(Asset.objects.filter(pk__in=asset_ids, **UPLOADING_FILES).select_related("project", "upload_session"))
     found = storage.inspect_many([asset.storage_key for asset in assets], return_exceptions=True)
     failed = None
-    # The keys the transfers went to, once sealed, go in one request at the end instead of one each.
+    # The keys the transfers went to, once sealed, go in one request at the end instead of one each; the batch's moves
+    # are recorded in one INSERT at its end (docs/ARCHITECTURE.md, "Asset history").
     sealed_from: list[str] = []
     try:
-        for asset in assets:
-            stored = found[asset.storage_key]
-            if isinstance(stored, Exception):
-                failed = failed or stored
-            else:
-                services.asset_verify_upload(asset=asset, stored=stored, sources_left=sealed_from)
+        with AssetEvent.collecting():
+            for asset in assets:
+                stored = found[asset.storage_key]
+                if isinstance(stored, Exception):
+                    failed = failed or stored
+                else:
+                    services.asset_verify_upload(asset=asset, stored=stored, sources_left=sealed_from)
     finally:
         storage.delete_many(sealed_from)
     if failed is not None:

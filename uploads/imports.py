@@ -27,7 +27,7 @@ from django.utils import timezone
 from assets import content, selectors, storage
 from assets import services as asset_services
 from assets.batches import batch_add_assets
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
 from projects.models import Batch
 from uploads import fetching, integrations
 from uploads.errors import UploadRefused
@@ -387,6 +387,7 @@ def url_import_start(*, url_import: UrlImport, user, good_rows_only: bool = Fals
             )
         Asset.objects.bulk_create(assets)
         UrlImportItem.objects.bulk_create(items)
+        asset_services.asset_events_record(assets=assets, action=AssetEvent.Action.ADDED, actor=user, to_status=Asset.Status.UPLOADING)
         ids = [str(asset.pk) for asset in assets]
         transaction.on_commit(lambda: _queue_fetches(ids))
     return len(assets)
@@ -412,13 +413,14 @@ def url_import_retry(*, session: UploadSession, asset_ids: list) -> int:
         except ValueError:
             raise UploadRefused("Some asset ids are not valid ids.") from None
     retried = []
-    with transaction.atomic():
+    with transaction.atomic(), AssetEvent.collecting():
         failed = Asset.objects.filter(
             upload_session=session, pk__in=ids, status=Asset.Status.UPLOAD_ERROR, source__in=[Asset.Source.URL, Asset.Source.REFERENCE]
         ).select_related("import_item")
         for asset in failed:
             old_key = asset.storage_key
-            if asset.restart_upload(storage_key=storage.key_for(asset), sha256="", size=None):
+            # Only the person who opened the session retries its files (uploads/access.py): they are the actor.
+            if asset.restart_upload(storage_key=storage.key_for(asset), sha256="", size=None, actor_id=session.created_by_id):
                 UrlImportItem.objects.filter(asset=asset).update(bytes_received=0, note="", updated_at=timezone.now())
                 transaction.on_commit(lambda key=old_key: storage.delete(key))
                 retried.append(str(asset.pk))
@@ -557,6 +559,10 @@ def _arrived(asset: Asset, item: UrlImportItem, received: fetching.Received) -> 
             )
             UploadSession.objects.filter(pk=session.pk).update(duplicate_count=F("duplicate_count") + 1)
             key, by_reference = asset.storage_key, asset.source == Asset.Source.REFERENCE
+            asset_services.asset_events_record(
+                assets=[asset], action=AssetEvent.Action.DELETED,
+                reason=selectors.duplicate_reason(earlier, session_id=session.pk) + " The imported copy was dropped.",
+            )
             Asset.objects.filter(pk=asset.pk).delete()
             if not by_reference:
                 transaction.on_commit(lambda: storage.delete(key))
@@ -566,7 +572,7 @@ def _arrived(asset: Asset, item: UrlImportItem, received: fetching.Received) -> 
         if not asset.move(Asset.Status.UPLOADED, size=received.size, sha256=received.sha256, content_type=identified.mime):
             return
     for batch in Batch.objects.filter(pk__in=item.batch_ids, project=project):
-        batch_add_assets(batch=batch, asset_ids=[asset.pk])
+        batch_add_assets(batch=batch, asset_ids=[asset.pk], actor=asset.uploaded_by_id)
     asset_services.asset_queue_processing(asset=asset)
 
 

@@ -14,11 +14,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
 
 from assets import content, selectors, storage
 from assets import services as asset_services
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
 from uploads.errors import UploadRefused
 from uploads.models import UploadSession
 from uploads.quotas import quota_check
@@ -212,10 +211,13 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
             result.asset = asset
             assets.append(asset)
         Asset.objects.bulk_create(assets)
-        for result, asset in to_retry:
-            result.asset = asset if _restart(asset) else None
-            if result.asset is None:
-                result.outcome, result.reason = "rejected", "This file changed status meanwhile; reload the page."
+        # The drop's history in one INSERT, however many files it added or sent again (docs/ARCHITECTURE.md, "Asset history").
+        with AssetEvent.collecting():
+            asset_services.asset_events_record(assets=assets, action=AssetEvent.Action.ADDED, actor=user, to_status=Asset.Status.UPLOADING)
+            for result, asset in to_retry:
+                result.asset = asset if _restart(asset, actor_id=user.pk) else None
+                if result.asset is None:
+                    result.outcome, result.reason = "rejected", "This file changed status meanwhile; reload the page."
         if duplicates:
             UploadSession.objects.filter(pk=locked.pk).update(duplicate_count=F("duplicate_count") + duplicates)
     return [result for result, _ in checked]
@@ -253,14 +255,14 @@ def _sent_again(earlier: Asset, *, resume: bool) -> bool:
     )
 
 
-def _restart(asset: Asset) -> bool:
+def _restart(asset: Asset, *, actor_id: int | None) -> bool:
     """Upload Error -> Uploading, or Uploading again, with a fresh object key, so a late request for the old key
     changes nothing; what arrived under the old key is deleted after the commit."""
     old_key = asset.storage_key
     if asset.status == Asset.Status.UPLOAD_ERROR:
-        restarted = asset.restart_upload(storage_key=storage.key_for(asset), upload_id="")
+        restarted = asset.restart_upload(storage_key=storage.key_for(asset), upload_id="", actor_id=actor_id)
     else:
-        restarted = asset.rekey_upload(storage_key=storage.key_for(asset))
+        restarted = asset.rekey_upload(storage_key=storage.key_for(asset), actor_id=actor_id)
     if not restarted:
         return False
     in_parts = _in_parts(asset.size)
@@ -414,18 +416,15 @@ def upload_fail(*, session: UploadSession, failures: list) -> int:
         raise UploadRefused("Send a list of failures.")
     reasons = {str(f.get("assetId")): str(f.get("reason") or "")[:500] for f in failures if isinstance(f, dict)}
     moved = 0
-    for asset in _session_assets(session, list(reasons)):
-        reason = reasons[str(asset.pk)].strip() or "The transfer failed."
-        now = timezone.now()
-        # Guarded on Uploading only: a late report about a file whose bytes already arrived changes nothing.
-        if Asset.objects.filter(pk=asset.pk, status=Asset.Status.UPLOADING).update(
-            status=Asset.Status.UPLOAD_ERROR,
-            error_reason=f"{reason} Retry to upload it again.",
-            status_changed_at=now,
-            updated_at=now,
-        ):
-            storage.delete(asset.storage_key)
-            moved += 1
+    # Only the person who opened the session sends its protocol's requests (uploads/access.py): they reported it.
+    with AssetEvent.collecting():
+        for asset in _session_assets(session, list(reasons)):
+            reason = reasons[str(asset.pk)].strip() or "The transfer failed."
+            # Guarded on Uploading only: a late report about a file whose bytes already arrived changes nothing.
+            if asset.move(Asset.Status.UPLOAD_ERROR, reason=f"{reason} Retry to upload it again.",
+                          only_if={"status": Asset.Status.UPLOADING}, actor_id=session.created_by_id):
+                storage.delete(asset.storage_key)
+                moved += 1
     return moved
 
 
@@ -447,12 +446,17 @@ def upload_cancel(*, session: UploadSession, asset_ids, drops=None) -> int:
         stopped = list(
             Asset.objects.select_for_update()
             .filter(upload_session=locked, pk__in=ids, status=Asset.Status.UPLOADING, source=Asset.Source.FILE)
-            .values_list("pk", "storage_key", "size")
+            .only("pk", "name", "organization_id", "status", "storage_key", "size")
         )
         if stopped:
-            Asset.objects.filter(pk__in=[pk for pk, _, _ in stopped], status=Asset.Status.UPLOADING).delete()
-            locked.record_removed([pk for pk, _, _ in stopped], keys={pk: key for pk, key, _ in stopped})
-            asset_services.transfers_queue_discard(transfers=[(key, _in_parts(size)) for _, key, size in stopped])
+            # Recorded before the rows go: the history keeps their ids and names (docs/ARCHITECTURE.md, "Asset history").
+            asset_services.asset_events_record(
+                assets=stopped, action=AssetEvent.Action.CANCELLED, actor=locked.created_by_id,
+                reason="The transfer was stopped before the file arrived; the file was taken out of the session.",
+            )
+            Asset.objects.filter(pk__in=[asset.pk for asset in stopped], status=Asset.Status.UPLOADING).delete()
+            locked.record_removed([asset.pk for asset in stopped], keys={asset.pk: asset.storage_key for asset in stopped})
+            asset_services.transfers_queue_discard(transfers=[(asset.storage_key, _in_parts(asset.size)) for asset in stopped])
         reservations, _ = _live_reservations(locked, None)
         for drop_id, count in unsent.items():
             if drop_id in reservations:
@@ -481,9 +485,10 @@ def upload_retry(*, session: UploadSession, asset_ids) -> list[dict]:
     if not session.is_open:
         raise UploadRefused("This session was finalized: start a new session to upload these files again.", status=409)
     retried = []
-    with transaction.atomic():
+    # Only the person who opened the session sends its protocol's requests (uploads/access.py): they retried.
+    with transaction.atomic(), AssetEvent.collecting():
         for asset in _session_assets(session, asset_ids):
-            if asset.status == Asset.Status.UPLOAD_ERROR and _restart(asset):
+            if asset.status == Asset.Status.UPLOAD_ERROR and _restart(asset, actor_id=session.created_by_id):
                 retried.append(asset)
     return [transfer_instructions(asset) for asset in retried]
 

@@ -14,7 +14,7 @@ from django.template.defaultfilters import filesizeformat
 
 from assets import selectors, storage
 from assets import services as asset_services
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
 from projects.models import Organization, Project
 from uploads.errors import UploadRefused
 from uploads.quotas import api_uploading_check, quota_check
@@ -111,16 +111,18 @@ def asset_register(
         )
         asset.storage_key = storage.key_for(asset)
         asset.save()
+        asset_services.asset_events_record(assets=[asset], action=AssetEvent.Action.ADDED, actor=user, to_status=Asset.Status.UPLOADING)
     return asset
 
 
-def _ready_to_transfer(asset: Asset) -> None:
-    """An asset takes bytes while Uploading; after an Upload Error it starts again with a fresh object key."""
+def _ready_to_transfer(asset: Asset, *, actor) -> None:
+    """An asset takes bytes while Uploading; after an Upload Error it starts again with a fresh object key (a retry by
+    `actor`, recorded in its history)."""
     if asset.upload_session_id is not None:
         raise UploadRefused("This asset belongs to an upload session of the browser; upload it there.", status=409)
     if asset.status == Asset.Status.UPLOAD_ERROR:
         old_key, old_upload = asset.storage_key, asset.upload_id
-        if asset.restart_upload(storage_key=storage.key_for(asset), upload_id=""):
+        if asset.restart_upload(storage_key=storage.key_for(asset), upload_id="", actor_id=getattr(actor, "pk", None)):
             storage.multipart_abort(old_key, old_upload)
             storage.delete(old_key)
             return
@@ -132,7 +134,7 @@ def _ready_to_transfer(asset: Asset) -> None:
         )
 
 
-def asset_upload_url(*, asset: Asset) -> str:
+def asset_upload_url(*, asset: Asset, actor=None) -> str:
     """A signed PUT for the asset's bytes, valid UPLOAD_URL_EXPIRY_SECONDS.
 
     The URL needs no header (a plain `curl --upload-file` works): it binds the length when a size was declared, and
@@ -144,7 +146,7 @@ def asset_upload_url(*, asset: Asset) -> str:
         raise UploadRefused(
             f"A single PUT takes at most {filesizeformat(MAX_SINGLE_PUT)}; upload this file in parts (?multipart=true).", status=422
         )
-    _ready_to_transfer(asset)
+    _ready_to_transfer(asset, actor=actor)
     if asset.upload_id:
         storage.multipart_abort(asset.storage_key, asset.upload_id)
         Asset.objects.filter(pk=asset.pk, upload_id=asset.upload_id).update(upload_id="")
@@ -152,9 +154,9 @@ def asset_upload_url(*, asset: Asset) -> str:
     return storage.presign("put", asset.storage_key, size=asset.size, sha256=asset.sha256 or None, plain=True)["url"]
 
 
-def asset_upload_start_multipart(*, asset: Asset) -> MultipartUpload:
+def asset_upload_start_multipart(*, asset: Asset, actor=None) -> MultipartUpload:
     """Starts (or restarts) a multipart upload of the asset's bytes; parts are then signed on request."""
-    _ready_to_transfer(asset)
+    _ready_to_transfer(asset, actor=actor)
     count = part_count(asset.size)
     if count is not None and count > MAX_PARTS:
         raise UploadRefused(
