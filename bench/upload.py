@@ -59,6 +59,8 @@ VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+from load_helpers import busiest_cores  # noqa: E402
+
 MiB = 1024 * 1024
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
@@ -243,6 +245,8 @@ class Sampler(threading.Thread):
         self.peak_rss: dict[str, int] = {name: 0 for name in groups}
         self.peak_processes: dict[str, int] = {name: 0 for name in groups}
         self.rss_series: dict[str, list[int]] = {name: [] for name in groups}
+        # (time, CPU seconds the group has used since the first sample) per sample: its busiest stretch.
+        self.cpu_series: dict[str, list[tuple[float, float]]] = {name: [] for name in groups}
         self.samples = 0
         self._stop = threading.Event()
 
@@ -274,6 +278,8 @@ class Sampler(threading.Thread):
                 alive += 1
             self.peak_rss[name] = max(self.peak_rss[name], rss)
             self.rss_series[name].append(rss)
+            used = sum(self.last[key] - self.first[key] for key in self.last if key[0] == name)
+            self.cpu_series[name].append((time.monotonic(), used))
             self.peak_processes[name] = max(self.peak_processes[name], alive)
         self.samples += 1
 
@@ -306,6 +312,7 @@ class Sampler(threading.Thread):
                 # Peak RSS in each quarter of the window: flat when it does not grow with the files that went through.
                 "peak_rss_mb_by_quarter": [round(max(part) / 1e6, 1) if part else None for part in quarters],
                 "processes": self.peak_processes[name],
+                "busiest_5s_cores": busiest_cores(self.cpu_series[name], 5.0),
             }
         busy = _busy(machine_last) - _busy(self.machine_first)
         total = busy + _idle(machine_last) - _idle(self.machine_first)
