@@ -8,6 +8,8 @@ import filetype
 IMAGE_MIME_FORMATS = {
     "image/jpeg": "JPEG",
     "image/png": "PNG",
+    # An animated PNG is a PNG (Pillow's PNG plugin reads it); filetype tells it apart by its acTL chunk.
+    "image/apng": "PNG",
     "image/webp": "WEBP",
     "image/tiff": "TIFF",
     "image/bmp": "BMP",
@@ -33,7 +35,7 @@ class Identified:
     kind: str | None  # "image", "video" or None when the content is neither
     mime: str
     label: str  # what to call it in a sentence: "a PNG image", "text", "an MP4 video"
-    image_format: str = ""
+    image_format: str = ""  # Pillow's name of an image format the portal processes; empty for other images (HEIC...)
 
 
 def identify(prefix: bytes) -> Identified:
@@ -45,7 +47,11 @@ def identify(prefix: bytes) -> Identified:
         return Identified(None, "application/octet-stream", _describe_unknown(prefix))
     if guess.mime in IMAGE_MIME_FORMATS:
         image_format = IMAGE_MIME_FORMATS[guess.mime]
-        return Identified("image", guess.mime, _a(f"{image_format} image"), image_format)
+        name = "APNG" if guess.mime == "image/apng" else image_format
+        return Identified("image", guess.mime, _a(f"{name} image"), image_format)
+    if guess.mime.startswith("image/"):
+        # An image all the same (HEIC, AVIF, PSD...), in a format the portal does not process.
+        return Identified("image", guess.mime, _a(f"{guess.extension.upper()} image ({guess.mime})"))
     if guess.mime in VIDEO_MIMES or guess.mime.startswith("video/"):
         return Identified("video", guess.mime, _a(f"{guess.extension.upper()} video"))
     return Identified(None, guess.mime, _a(f"{guess.extension.upper()} file ({guess.mime})"))

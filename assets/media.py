@@ -29,6 +29,8 @@ import av.stream
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 DEFAULT_IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF")
+# The formats whose frames play as an animation (APNG is Pillow's PNG); a TIFF's pages are not one.
+ANIMATED_FORMATS = ("PNG", "GIF", "WEBP")
 # Pillow's own default; the portal keeps a limit even if something switched Pillow's off.
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
 THUMBNAIL_QUALITY = 82
@@ -69,6 +71,13 @@ _EXIF_MAKE, _EXIF_MODEL, _EXIF_ORIENTATION = (
 )
 _GPS_LATITUDE, _GPS_LONGITUDE = 2, 4
 _EXIF_TEXT_MAX = 128
+
+
+# What Pillow's parsers and decoders raise on bytes that are not what their header promised.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError, KeyError)
+# How far from its end a file's end marker (PNG's IEND, JPEG's EOI, GIF's trailer) is looked for.
+_TAIL_BYTES = 64 * 1024
+_TIFF_MAX_PAGES = 10_000
 
 
 class MediaError(Exception):
@@ -143,43 +152,57 @@ def inspect_image(
     *,
     allowed_formats: tuple[str, ...] = DEFAULT_IMAGE_FORMATS,
     require_camera_metadata: bool = False,
+    allow_animation: bool = True,
 ) -> dict[str, Any]:
     """Identifies the image by content, decodes it fully and returns JSON-ready metadata.
 
     Raises MediaError when the bytes are not an image, are a format the project does not accept,
-    end early, declare more pixels than the portal decodes, or lack camera EXIF when required.
-    The caller's file object stays open; Pillow reads it from the start.
+    end early, are damaged, declare more pixels than the portal decodes, lack camera EXIF when required,
+    or are an animation (APNG, animated GIF or WebP) when `allow_animation` is off. Only the first frame
+    of an animation is decoded; the others are counted, and an animation whose file ends before its
+    format's end marker is refused as truncated. The caller's file object stays open; Pillow reads it
+    from the start.
     """
     formats = _normalise_formats(allowed_formats)
     with _open_image(fileobj, formats) as image:
         image_format = _format_name(image)
         try:
             image.load()
-            # Counting frames walks an animation to its end, so it also catches a truncated tail.
+            # Counting frames walks an animation's frame headers to the end (APNG: its acTL chunk says).
             frames = int(getattr(image, "n_frames", 1)) if image_format != "JPEG" else 1
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _bomb_error(image.size) from None
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as error:
-            raise _decode_error(image_format, error) from error
+        except _DECODE_ERRORS as error:
+            raise _decode_error(fileobj, image_format, error) from error
         exif = _exif_summary(image)
         raw_width, raw_height = image.size
         mode = image.mode
 
+    # TIFF pages are frames too, but only these formats play their frames as an animation.
+    animated = frames > 1 and image_format in ANIMATED_FORMATS
+    if animated and _cut_short(fileobj, image_format):
+        raise _truncated_error(image_format)
+    if animated and not allow_animation:
+        raise MediaError(
+            f"The image is animated ({frames} frames); this project takes only still images."
+            " Upload a still image (one frame) instead."
+        )
     turned = exif["orientation"] in (5, 6, 7, 8)
     if require_camera_metadata and not (exif["make"] or exif["model"]):
         raise MediaError("The image has no camera metadata (EXIF), which this project requires.")
     return {
         "kind": "image",
         "format": image_format,
-        "mime": Image.MIME.get(image_format, "application/octet-stream"),
+        "mime": "image/apng"
+        if animated and image_format == "PNG"
+        else Image.MIME.get(image_format, "application/octet-stream"),
         "width": raw_height if turned else raw_width,
         "height": raw_width if turned else raw_height,
         "raw_width": raw_width,
         "raw_height": raw_height,
         "mode": mode,
         "frames": frames,
-        # TIFF pages are frames too, but only these formats play their frames as an animation.
-        "animated": frames > 1 and image_format in ("GIF", "WEBP", "PNG"),
+        "animated": animated,
         "exif": exif,
     }
 
@@ -196,8 +219,8 @@ def make_thumbnail(fileobj: IO[bytes], *, max_size: tuple[int, int] = (320, 320)
             picture.thumbnail(max_size, Image.Resampling.LANCZOS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _bomb_error(image.size) from None
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError) as error:
-            raise _decode_error(image_format, error) from error
+        except _DECODE_ERRORS as error:
+            raise _decode_error(fileobj, image_format, error) from error
     out = io.BytesIO()
     picture.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
     return out.getvalue()
@@ -231,17 +254,12 @@ def _open_image(fileobj: IO[bytes], formats: tuple[str, ...]) -> Image.Image:
         raise _bomb_error(_declared_size(fileobj, formats)) from None
     except UnidentifiedImageError:
         raise _unidentified_error(fileobj, formats) from None
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-        struct.error,
-        IndexError,
-        TypeError,
-        KeyError,
-    ) as error:
-        raise MediaError("The file is not a readable image: its header is damaged.") from error
+    except _DECODE_ERRORS as error:
+        # Some parsers decode at open (WebP): what broke may be past the header.
+        claimed = _magic_format(fileobj, formats)
+        if claimed is None:
+            raise MediaError("The file is not a readable image: its header is damaged.") from error
+        raise _decode_error(fileobj, claimed, error) from error
     # Pillow only warns between 1x and 2x its limit; a warning filter may hide that, this check cannot be hidden.
     if image.width * image.height > _pixel_limit():
         with image:
@@ -302,23 +320,94 @@ def _unidentified_error(fileobj: IO[bytes], formats: tuple[str, ...]) -> MediaEr
             f"The file is an image in {detected} format, which this project does not accept"
             f" (it accepts {_format_list(formats)})."
         )
+    claimed = _magic_format(fileobj, formats)
+    if claimed is not None:
+        # It starts like an image the project takes, but its parser gave up on the header.
+        if _cut_short(fileobj, claimed):
+            return _truncated_error(claimed)
+        return MediaError(f"The file is not a readable image: its {_format_label(claimed)} header is damaged.")
     return MediaError(
         f"The file is not a readable image (the portal accepts {_format_list(formats)})."
     )
 
 
-def _decode_error(image_format: str, error: BaseException) -> MediaError:
-    text = str(error).lower()
-    if (
-        isinstance(error, EOFError)
-        or "truncated" in text
-        or "broken data stream" in text
-        or "end of file" in text
-    ):
-        return MediaError(
-            f"The file is not a readable image: it ends early (truncated {image_format})."
-        )
-    return MediaError(f"The file is not a readable image: its {image_format} data is damaged.")
+def _decode_error(fileobj: IO[bytes], image_format: str, error: BaseException) -> MediaError:
+    """Truncated when the file ends before its format's end marker, damaged when the marker is there; when the
+    format has no such marker, Pillow's error tells."""
+    cut_short = _cut_short(fileobj, image_format)
+    if cut_short is None:
+        text = str(error).lower()
+        cut_short = isinstance(error, EOFError) or "truncated" in text or "end of file" in text
+    if cut_short:
+        return _truncated_error(image_format)
+    return MediaError(f"The file is not a readable image: its {_format_label(image_format)} data is damaged.")
+
+
+def _truncated_error(image_format: str) -> MediaError:
+    return MediaError(f"The file is not a readable image: it ends early (truncated {_format_label(image_format)}).")
+
+
+def _format_label(image_format: str) -> str:
+    return "WebP" if image_format == "WEBP" else image_format
+
+
+def _magic_format(fileobj: IO[bytes], formats: tuple[str, ...]) -> str | None:
+    """The format among `formats` whose magic bytes the file starts with, without parsing further."""
+    try:
+        fileobj.seek(0)
+        prefix = fileobj.read(16)
+    except (OSError, ValueError, AttributeError):
+        return None
+    for name in formats:
+        accept = Image.OPEN.get(name, (None, None))[1]
+        if accept is not None and accept(prefix):
+            return name
+    return None
+
+
+def _cut_short(fileobj: IO[bytes], image_format: str) -> bool | None:
+    """Whether the file ends before its format's own structure says it does; None when the format does not tell."""
+    try:
+        size = fileobj.seek(0, io.SEEK_END)
+        fileobj.seek(0)
+        head = fileobj.read(16)
+        fileobj.seek(max(0, size - _TAIL_BYTES))
+        tail = fileobj.read()
+    except (OSError, ValueError, AttributeError):
+        return None
+    if image_format == "PNG":
+        return b"IEND" not in tail
+    if image_format == "JPEG":
+        return b"\xff\xd9" not in tail
+    if image_format == "GIF":
+        return not tail.rstrip(b"\0").endswith(b";")
+    if image_format == "WEBP" and len(head) >= 8:
+        return int.from_bytes(head[4:8], "little") + 8 > size
+    if image_format == "BMP" and len(head) >= 6:
+        declared = int.from_bytes(head[2:6], "little")
+        return declared > size if declared else None
+    if image_format == "TIFF":
+        return _tiff_pages_cut_short(fileobj, head, size)
+    return None
+
+
+def _tiff_pages_cut_short(fileobj: IO[bytes], head: bytes, size: int) -> bool | None:
+    """Whether a TIFF's chain of page directories (IFDs) runs past the end of the file."""
+    order = {b"II": "<", b"MM": ">"}.get(head[:2])
+    if order is None or len(head) < 8 or struct.unpack(f"{order}H", head[2:4])[0] != 42:
+        return None  # BigTIFF or not a TIFF: the pixels' decoder says
+    offset, seen = struct.unpack(f"{order}I", head[4:8])[0], set()
+    while offset and offset not in seen and len(seen) < _TIFF_MAX_PAGES:
+        seen.add(offset)
+        if offset + 2 > size:
+            return True
+        fileobj.seek(offset)
+        (entries,) = struct.unpack(f"{order}H", fileobj.read(2))
+        if offset + 2 + 12 * entries + 4 > size:
+            return True
+        fileobj.seek(offset + 2 + 12 * entries)
+        (offset,) = struct.unpack(f"{order}I", fileobj.read(4))
+    return None
 
 
 def _exif_summary(image: Image.Image) -> dict[str, Any]:
@@ -370,6 +459,15 @@ def _flatten(image: Image.Image) -> Image.Image:
     """RGB for JPEG; transparent pixels become white rather than JPEG's default black."""
     if image.mode == "RGB":
         return image
+    if image.mode.startswith("I;16"):
+        # 16-bit samples scaled to 8 bits; converted as they are, they would clip to white.
+        return image.convert("F").point(lambda value: value / 257).convert("RGB")
+    if image.mode in ("I", "F"):
+        # 32-bit integer or float samples (depth maps, scientific images) have no fixed range: their own is stretched.
+        low, high = image.getextrema()
+        scale = 255 / (high - low) if high > low else 0
+        offset = -low * scale
+        return image.convert("F").point(lambda value: value * scale + offset).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, "white")

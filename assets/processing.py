@@ -57,6 +57,7 @@ def asset_process_image(*, asset: Asset) -> bool:
                 local,
                 allowed_formats=tuple(project.image_formats if project else all_image_formats()),
                 require_camera_metadata=bool(project and project.require_camera_metadata),
+                allow_animation=project.allow_animated_images if project else True,
             )
             local.seek(0)
             thumbnail = media.make_thumbnail(local)

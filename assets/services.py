@@ -16,6 +16,7 @@ from django.utils import timezone
 from assets import content, storage
 from assets.models import Asset, AssetEvent
 from assets.signals import settled
+from projects.models import IMAGE_FORMATS
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,12 @@ def content_problem(identified: content.Identified, *, asset_type: str, project)
     if identified.kind != asset_type:
         wanted = "an image" if asset_type == "image" else "a video"
         return f"The file's content is {identified.label}, not {wanted}, whatever its name says."
+    if asset_type == "image" and not identified.image_format:
+        *others, last = [label for _, label in IMAGE_FORMATS]
+        return (
+            f"The file is {identified.label}, a format the portal does not process;"
+            f" save it as {', '.join(others)} or {last} and upload it again."
+        )
     if asset_type == "image" and project is not None and not project.accepts_image_format(identified.image_format):
         allowed = ", ".join(project.image_format_labels)
         return f"The file is {identified.label}; this project takes only {allowed} images."

@@ -25,7 +25,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "description", "allow_images", "allow_videos", "image_formats", "require_camera_metadata"]
+        fields = ["name", "description", "allow_images", "allow_videos", "image_formats", "allow_animated_images", "require_camera_metadata"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {"allow_images": "", "allow_videos": ""}
 

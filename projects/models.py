@@ -100,6 +100,12 @@ class Project(models.Model):
         default=all_image_formats,
         help_text="Images in other formats are refused, whatever their file name says.",
     )
+    allow_animated_images = models.BooleanField(
+        "Take animated images",
+        default=True,
+        help_text="APNG, animated GIF and animated WebP; the first frame becomes the thumbnail. When off, they are"
+        " refused and the reason says the image is animated.",
+    )
     require_camera_metadata = models.BooleanField(
         "Require camera metadata (EXIF) on images",
         default=False,

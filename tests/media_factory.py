@@ -72,21 +72,156 @@ def make_jpeg(
     gps: bool = False,
     detail: bool = False,
     quality: int = 90,
+    mode: str = "RGB",
+    progressive: bool = False,
 ) -> bytes:
-    """A JPEG; with exif=True it carries camera Make/Model, DateTimeOriginal and the given orientation."""
+    """A JPEG; with exif=True it carries camera Make/Model, DateTimeOriginal and the given orientation.
+
+    mode "CMYK" writes an Adobe CMYK JPEG (as print workflows do), "L" a greyscale one.
+    """
     out = io.BytesIO()
     extra = {"exif": camera_exif(orientation=orientation, gps=gps)} if exif else {}
-    picture(width, height, detail=detail).save(out, "JPEG", quality=quality, **extra)
+    picture(width, height, detail=detail).convert(mode).save(
+        out, "JPEG", quality=quality, progressive=progressive, **extra
+    )
     return out.getvalue()
 
 
-def make_png(width: int = 64, height: int = 48, *, mode: str = "RGB") -> bytes:
+def make_png(width: int = 64, height: int = 48, *, mode: str = "RGB", interlace: bool = False) -> bytes:
+    """A PNG of picture() in `mode` (RGB, RGBA fully transparent, LA, L, P, 1...)."""
     image = picture(width, height).convert(mode)
     if mode == "RGBA":
         image.putalpha(0)  # fully transparent: a thumbnail must come out white, not black
     out = io.BytesIO()
-    image.save(out, "PNG")
+    image.save(out, "PNG", interlace=interlace)
     return out.getvalue()
+
+
+def make_png_16bit(width: int = 64, height: int = 48, *, colour: bool = True) -> bytes:
+    """A 16-bit-per-sample PNG (RGB or greyscale) using the full 0-65535 range, as scanners and HDR tools write it.
+
+    Pillow cannot write 16-bit RGB PNGs, so the chunks are written here from picture()'s pixels (each 8-bit value v
+    becomes v * 257).
+    """
+    image = picture(width, height).convert("RGB" if colour else "L")
+    samples = image.tobytes()
+    channels = 3 if colour else 1
+    rows = b"".join(
+        b"\0" + b"".join(struct.pack(">H", value * 257) for value in samples[y * width * channels : (y + 1) * width * channels])
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 16, 2 if colour else 0, 0, 0, 0)
+    return _png(header, zlib.compress(rows))
+
+
+def _png(header: bytes, data: bytes) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def make_gif(width: int = 64, height: int = 48) -> bytes:
+    """A still GIF of picture() (256-colour palette)."""
+    out = io.BytesIO()
+    picture(width, height).save(out, "GIF")
+    return out.getvalue()
+
+
+def make_ico(size: int = 32) -> bytes:
+    """A Windows icon: an image, in a format the portal does not process."""
+    out = io.BytesIO()
+    picture(size, size).save(out, "ICO", sizes=[(size, size)])
+    return out.getvalue()
+
+
+def make_webp(width: int = 64, height: int = 48, *, lossless: bool = False, alpha: bool = False) -> bytes:
+    """A still WebP, lossy or lossless; with alpha=True its right half is half transparent."""
+    image = picture(width, height)
+    if alpha:
+        mask = Image.new("L", (width, height), 255)
+        ImageDraw.Draw(mask).rectangle((width // 2, 0, width, height), fill=128)
+        image.putalpha(mask)
+    out = io.BytesIO()
+    image.save(out, "WEBP", lossless=lossless, quality=90)
+    return out.getvalue()
+
+
+def make_tiff(
+    width: int = 64, height: int = 48, *, pages: int = 1, compression: str | None = None, mode: str = "RGB"
+) -> bytes:
+    """A TIFF of picture() in `mode` ("RGB", "CMYK", "I;16", "F", "1"...); pages > 1 repeats it as further pages.
+
+    compression is libtiff's name: "tiff_lzw", "jpeg", "group4" (1-bit only), "tiff_adobe_deflate".
+    """
+    first = picture(width, height)
+    if mode == "I;16":
+        first = first.convert("L").point(lambda value: value * 257, "I").convert("I;16")
+    else:
+        first = first.convert(mode)
+    others = [first.copy() for _ in range(pages - 1)]
+    out = io.BytesIO()
+    extra = {"compression": compression} if compression else {}
+    first.save(out, "TIFF", save_all=pages > 1, append_images=others, **extra)
+    return out.getvalue()
+
+
+# The BMP layouts the corpus covers (see make_bmp).
+BMP_VARIANTS = ("1bit", "8bit", "24bit", "32bit", "rle8", "rgb565", "top_down")
+
+
+def make_bmp(variant: str = "24bit", width: int = 64, height: int = 48) -> bytes:
+    """A BMP in one of BMP_VARIANTS: 1/8/24/32-bit as Pillow writes them; and, written here because Pillow cannot,
+    8-bit run-length encoded (RLE8), 16-bit RGB565 with BI_BITFIELDS masks, and 24-bit stored top-down."""
+    image = picture(width, height)
+    if variant in ("1bit", "8bit", "24bit", "32bit"):
+        out = io.BytesIO()
+        {"1bit": image.convert("1"), "8bit": image.convert("P"), "24bit": image, "32bit": image.convert("RGBA")}[
+            variant
+        ].save(out, "BMP")
+        return out.getvalue()
+    if variant == "rle8":
+        paletted = image.quantize(16)
+        palette = paletted.getpalette()[: 16 * 3]
+        table = b"".join(bytes((palette[i + 2], palette[i + 1], palette[i], 0)) for i in range(0, len(palette), 3))
+        pixels = paletted.tobytes()
+        data = bytearray()
+        for y in reversed(range(height)):  # bottom-up
+            row = pixels[y * width : (y + 1) * width]
+            x = 0
+            while x < width:
+                run = 1
+                while x + run < width and run < 255 and row[x + run] == row[x]:
+                    run += 1
+                data += bytes((run, row[x]))
+                x += run
+            data += b"\0\0"  # end of line
+        data += b"\0\1"  # end of bitmap
+        return _bmp(width, height, 8, 1, bytes(data), extra=table, colours=16)
+    if variant == "rgb565":
+        stride = (width * 2 + 3) // 4 * 4
+        rows = []
+        for y in reversed(range(height)):
+            row = b"".join(
+                struct.pack("<H", (r >> 3) << 11 | (g >> 2) << 5 | b >> 3)
+                for r, g, b in (image.getpixel((x, y)) for x in range(width))
+            )
+            rows.append(row.ljust(stride, b"\0"))
+        masks = struct.pack("<III", 0xF800, 0x07E0, 0x001F)
+        return _bmp(width, height, 16, 3, b"".join(rows), extra=masks)
+    if variant == "top_down":
+        stride = (width * 3 + 3) // 4 * 4
+        bgr = image.tobytes("raw", "BGR")
+        rows = b"".join(bgr[y * width * 3 : (y + 1) * width * 3].ljust(stride, b"\0") for y in range(height))
+        return _bmp(width, -height, 24, 0, rows)
+    raise ValueError(f"unknown BMP variant {variant!r}")
+
+
+def _bmp(width: int, height: int, bits: int, compression: int, pixels: bytes, *, extra: bytes = b"", colours: int = 0) -> bytes:
+    """BITMAPFILEHEADER + BITMAPINFOHEADER + `extra` (palette or BI_BITFIELDS masks) + pixels."""
+    offset = 14 + 40 + len(extra)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, compression, len(pixels), 2835, 2835, colours, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + extra + pixels
 
 
 def make_animated(
@@ -95,7 +230,7 @@ def make_animated(
     size: tuple[int, int] = (32, 24),
     colours: tuple[str, ...] = ("red", "blue", "green"),
 ) -> bytes:
-    """An animated GIF or WebP with one solid colour per frame."""
+    """An animated GIF, WebP or PNG (APNG) with one solid colour per frame."""
     frames = [Image.new("RGB", size, colour) for colour in colours]
     out = io.BytesIO()
     frames[0].save(out, image_format, save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -104,25 +239,39 @@ def make_animated(
 
 def truncated_jpeg(width: int = 256, height: int = 192) -> bytes:
     """A camera JPEG cut off after 60 % of its bytes, as an interrupted upload leaves it."""
-    data = make_jpeg(width, height, detail=True)
-    return data[: len(data) * 6 // 10]
+    return truncated(make_jpeg(width, height, detail=True))
+
+
+def truncated(data: bytes, *, keep: float = 0.6) -> bytes:
+    """The first `keep` of a file's bytes, as an interrupted transfer leaves it."""
+    return data[: int(len(data) * keep)]
+
+
+def damaged(data: bytes, *, at: float = 0.5, length: int = 40) -> bytes:
+    """The same number of bytes with `length` of them scrambled from `at` of the way in, as bad storage leaves them."""
+    scrambled = bytearray(data)
+    start = int(len(data) * at)
+    for index in range(start, min(start + length, len(data))):
+        scrambled[index] ^= 0x5A
+    return bytes(scrambled)
 
 
 def decompression_bomb_png(width: int = 20000, height: int = 20000) -> bytes:
     """A valid-looking ~100-byte PNG declaring width × height pixels (IHDR written by hand)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
+    return _png(header, zlib.compress(b"\0" * 64))
+
+
+def decompression_bomb_gif(width: int = 20000, height: int = 20000) -> bytes:
+    """A few dozen bytes of GIF whose one frame declares width × height pixels."""
+    screen = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + bytes(6)  # 2-colour global palette
+    frame = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x4c\x01\x00"
+    return screen + frame + b";"
+
+
+def decompression_bomb_bmp(width: int = 20000, height: int = 20000) -> bytes:
+    """A 24-bit BMP header declaring width × height pixels, followed by one row of them."""
+    return _bmp(width, height, 24, 0, bytes((width * 3 + 3) // 4 * 4))
 
 
 def random_bytes_file(path: Path, size: int = 64 * 1024, *, seed: int = 7) -> Path:

@@ -514,6 +514,20 @@ def test_a_project_can_take_jpeg_only(owner_client, project):
     assert project.accepts_image_format("JPEG") and not project.accepts_image_format("PNG")
 
 
+def test_a_project_can_stop_taking_animated_images(owner_client, project):
+    url = reverse("projects:settings", args=[project.pk])
+    page = owner_client.get(url).content.decode()
+    assert re.search(r'<input type="checkbox" name="allow_animated_images"[^>]*\bchecked\b', page)
+    assert "Take animated images" in page
+
+    # An unticked box is not sent at all.
+    response = owner_client.post(url, {"name": project.name, "allow_images": "on", "image_formats": ["PNG", "GIF"]})
+
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.allow_animated_images is False and project.image_formats == ["PNG", "GIF"]
+
+
 def test_taking_images_needs_at_least_one_format(owner_client, project):
     response = owner_client.post(
         reverse("projects:settings", args=[project.pk]), {"name": project.name, "allow_images": "on"}
