@@ -4,6 +4,7 @@ from assets import batch_views, views
 
 app_name = "assets"
 urlpatterns = [
+    path("assets/", views.library, name="library"),
     path("projects/<uuid:project_id>/assets/", views.asset_list, name="list"),
     path("projects/<uuid:project_id>/assets/<uuid:asset_id>/", views.asset_detail, name="detail"),
     path("projects/<uuid:project_id>/batches/", batch_views.batch_list, name="batches"),

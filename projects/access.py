@@ -57,3 +57,42 @@ def get_batch_for_user(user, batch_id, *, need: str = "view") -> tuple[ProjectAc
     access = get_project_for_user(user, batch.project_id, need=need)
     batch.project = access.project
     return access, batch
+
+
+@dataclass(frozen=True)
+class LibraryAccess:
+    """The organizations a person belongs to, with their role in each: the scope of the top-level Assets page."""
+
+    organizations: list[Organization]
+    roles: dict  # organization id -> role
+
+    @property
+    def organization_ids(self) -> list:
+        return [organization.pk for organization in self.organizations]
+
+    def can_upload_in(self, organization_id) -> bool:
+        return role_can_upload(self.roles.get(organization_id, ""))
+
+    def can_manage_in(self, organization_id) -> bool:
+        return role_can_manage(self.roles.get(organization_id, ""))
+
+    @property
+    def can_upload(self) -> bool:
+        """Whether the person may add or change assets in at least one of their organizations (viewers may not)."""
+        return any(role_can_upload(role) for role in self.roles.values())
+
+    @property
+    def upload_organizations(self) -> list[Organization]:
+        return [organization for organization in self.organizations if self.can_upload_in(organization.pk)]
+
+
+def get_library_access(user) -> LibraryAccess:
+    """The person's organizations and roles, in one query (none for anybody signed out)."""
+    if not user.is_authenticated:
+        raise PermissionDenied
+    memberships = Membership.objects.for_user(user).select_related("organization").order_by("organization__name")
+    organizations, roles = [], {}
+    for membership in memberships:
+        organizations.append(membership.organization)
+        roles[membership.organization_id] = membership.role
+    return LibraryAccess(organizations=organizations, roles=roles)

@@ -5,9 +5,10 @@ from django.contrib.auth.forms import UserCreationForm
 from projects.models import IMAGE_FORMATS, Invitation, Membership, Project, all_image_formats
 
 
-def people_choices(organization, *, empty_label: str) -> list[tuple]:
-    """The organization's people as (user id, name) choices after an empty one: the "uploaded by" filters."""
-    people = get_user_model().objects.filter(memberships__organization=organization).order_by("username")
+def people_choices(organizations, *, empty_label: str) -> list[tuple]:
+    """The people of `organizations` (a list or queryset of them) as (user id, name) choices after an empty one: the
+    "uploaded by" filters."""
+    people = get_user_model().objects.filter(memberships__organization__in=organizations).distinct().order_by("username")
     return [("", empty_label), *((person.pk, person.get_full_name() or person.username) for person in people)]
 
 

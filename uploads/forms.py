@@ -41,7 +41,7 @@ class SessionFilterForm(ListFilterForm):
     def __init__(self, *args, organization, can_manage: bool, **kwargs):
         super().__init__(*args, **kwargs)
         if can_manage:
-            self.fields["uploader"].choices = people_choices(organization, empty_label="Anyone")
+            self.fields["uploader"].choices = people_choices([organization], empty_label="Anyone")
         else:
             del self.fields["uploader"]
 
