@@ -94,7 +94,7 @@ def moto_with_credentials_checked(tmp_path: Path):
 def _integration(organization, owner, endpoint, *, bucket="customer", key=s3.ACCESS_KEY, secret=s3.SECRET_KEY, prefix="") -> StorageIntegration:
     return integrations.integration_create(
         organization=organization, user=owner, name=f"Bucket {bucket} {uuid.uuid4().hex[:6]}", endpoint_url=endpoint, region="",
-        bucket=bucket, prefix=prefix, access_key_id=key, secret_access_key=secret,
+        bucket=bucket, prefix=prefix, access_key_id=key, secret=secret,
     )
 
 

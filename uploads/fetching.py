@@ -25,7 +25,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from ssrfguard import Policy, SSRFGuardError
 from ssrfguard.errors import BlockedAddressError, BlockedURLError, TooManyRedirectsError
-from ssrfguard.requests import Session
+from ssrfguard.requests import SafeAdapter, Session
 
 # Bytes kept from the start of a body to tell what it is (assets.content.identify).
 PREFIX_SIZE = 8192
@@ -109,6 +109,16 @@ def guarded_session() -> Session:
     # Proxies from the environment would resolve the target themselves, out of reach of the checks.
     session.trust_env = False
     session.headers.update({"User-Agent": "AssetUploadPortal/1.0 (import)", "Accept-Encoding": "identity"})
+    return session
+
+
+def guard(session: requests.Session) -> requests.Session:
+    """Puts a session a library made (google-auth's AuthorizedSession) under the address policy: every connection,
+    on either scheme, goes to an address the policy checked, as in guarded_session."""
+    adapter = SafeAdapter(policy=policy())
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.trust_env = False
     return session
 
 

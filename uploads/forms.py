@@ -2,6 +2,7 @@ from django import forms
 
 from projects.forms import people_choices
 from ui.forms import ListFilterForm
+from uploads import integrations_azure, integrations_gcs
 from uploads.integrations import endpoint_problem
 from uploads.models import StorageIntegration, UploadSession
 
@@ -70,25 +71,73 @@ class UrlImportForm(forms.Form):
 
 
 class StorageIntegrationForm(forms.Form):
-    """An S3-compatible bucket of the organization; the secret is write-only."""
+    """A bucket of the organization: Amazon S3 (or S3-compatible), Google Cloud Storage, or an Azure Blob Storage
+    container. The form holds only the fields of the chosen provider; every secret is write-only."""
+
+    Provider = StorageIntegration.Provider
+    # The fields each provider asks for, in the order the page shows them.
+    FIELDS = {
+        Provider.S3: ["name", "provider", "endpoint_url", "region", "bucket", "prefix", "access_key_id", "secret_access_key"],
+        Provider.GCS: ["name", "provider", "bucket", "prefix", "service_account_key", "endpoint_url"],
+        Provider.AZURE: ["name", "provider", "account", "container", "prefix", "credential", "azure_secret", "endpoint_url"],
+    }
+    ENDPOINT_HELP = {
+        Provider.S3: "Leave empty for AWS S3. For MinIO and other S3-compatible stores, their address, e.g. https://minio.example.com.",
+        Provider.GCS: "Leave empty for Google Cloud Storage (https://storage.googleapis.com). Set only for a compatible store or an emulator.",
+        Provider.AZURE: "Leave empty for Azure (https://<account>.blob.core.windows.net). Set only for Azure Stack or Azurite, e.g. http://127.0.0.1:10000/devstoreaccount1.",
+    }
 
     name = forms.CharField(max_length=120, help_text="How people pick it when they import, e.g. “Survey bucket”.")
-    endpoint_url = forms.URLField(
-        label="Endpoint URL", required=False, max_length=500, assume_scheme="https",
-        help_text="Leave empty for AWS S3. For MinIO and other S3-compatible stores, their address, e.g. https://minio.example.com.",
-    )
+    # Which provider's fields were shown; a post without it is S3's, as before providers were offered.
+    provider = forms.ChoiceField(choices=Provider.choices, widget=forms.HiddenInput, required=False)
+    endpoint_url = forms.URLField(label="Endpoint URL", required=False, max_length=500, assume_scheme="https")
     region = forms.CharField(max_length=40, required=False, help_text="AWS region of the bucket; us-east-1 when empty.")
-    bucket = forms.CharField(max_length=63)
+    bucket = forms.CharField(max_length=222)
+    account = forms.RegexField(
+        label="Storage account", max_length=24, regex=r"^[a-z0-9]{3,24}$",
+        error_messages={"invalid": "A storage account name has 3 to 24 lowercase letters and digits."},
+        help_text="The account's name, as in https://<account>.blob.core.windows.net.",
+    )
+    container = forms.RegexField(
+        max_length=63, regex=r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$",
+        error_messages={"invalid": "A container name has 3 to 63 lowercase letters, digits and single hyphens."},
+    )
     prefix = forms.CharField(max_length=500, required=False, help_text="Optional: only objects under this prefix may be imported.")
     access_key_id = forms.CharField(label="Access key ID", max_length=128)
     secret_access_key = forms.CharField(
         label="Secret access key", max_length=256, strip=False, widget=forms.PasswordInput(render_value=False),
         help_text="Stored encrypted and never shown again.",
     )
+    service_account_key = forms.CharField(
+        label="Service-account key (JSON)", max_length=20000, strip=False,
+        widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off", "spellcheck": "false", "class": "mono",
+                                     "placeholder": '{"type": "service_account", "client_email": "…", "private_key": "…", …}'}),
+        help_text="Paste the whole JSON key file of a service account with the Storage Object Viewer role. Stored encrypted "
+                  "and never shown again; links to files are signed with it and expire in minutes.",
+    )
+    credential = forms.ChoiceField(
+        label="Sign in with", widget=forms.RadioSelect,
+        choices=[(StorageIntegration.Credential.SAS_TOKEN, "SAS token"), (StorageIntegration.Credential.ACCOUNT_KEY, "Account key")],
+        initial=StorageIntegration.Credential.SAS_TOKEN,
+        help_text="A SAS token needs the read and list permissions on the container. With the account key, each link the "
+                  "portal shows is a read-only SAS of its own for one file that expires in minutes; with a SAS token, the "
+                  "portal serves the files through its own expiring links and never shows the token.",
+    )
+    azure_secret = forms.CharField(
+        label="SAS token or account key", max_length=2000, strip=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted and never shown again.",
+    )
 
-    def __init__(self, *args, organization, **kwargs):
+    def __init__(self, *args, organization, provider: str = Provider.S3, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization = organization
+        chosen = self.data.get("provider", provider) if self.is_bound else provider
+        self.chosen = chosen if chosen in self.FIELDS else self.Provider.S3
+        self.fields = {name: self.fields[name] for name in self.FIELDS[self.chosen]}
+        self.fields["provider"].initial = self.chosen
+        self.fields["endpoint_url"].help_text = self.ENDPOINT_HELP[self.chosen]
+        if self.chosen == self.Provider.GCS:
+            self.fields["bucket"].help_text = "The bucket's name, as in gs://<bucket>/."
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -102,3 +151,33 @@ class StorageIntegrationForm(forms.Form):
         if problem:
             raise forms.ValidationError(problem)
         return url
+
+    def clean_service_account_key(self) -> str:
+        text = self.cleaned_data["service_account_key"].strip()
+        problem = integrations_gcs.key_problem(text)
+        if problem:
+            raise forms.ValidationError(problem)
+        return text
+
+    def clean(self) -> dict:
+        data = super().clean()
+        secret = data.get("azure_secret")
+        if self.chosen == self.Provider.AZURE and secret and data.get("credential"):
+            if data["credential"] == StorageIntegration.Credential.SAS_TOKEN:
+                problem = integrations_azure.sas_problem(secret)
+            else:
+                problem = integrations_azure.account_key_problem(secret)
+            if problem:
+                self.add_error("azure_secret", problem)
+        return data
+
+    def integration_fields(self) -> dict:
+        """The keyword arguments of uploads.integrations.integration_create for what was entered."""
+        data = dict(self.cleaned_data, provider=self.chosen)
+        if self.chosen == self.Provider.GCS:
+            data["secret"] = data.pop("service_account_key")
+        elif self.chosen == self.Provider.AZURE:
+            data["secret"], data["bucket"] = data.pop("azure_secret"), data.pop("container")
+        else:
+            data["secret"] = data.pop("secret_access_key")
+        return data

@@ -4,10 +4,11 @@ organization's storage integrations (admins only)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import ProtectedError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from assets import storage
 from assets.models import Asset
 from projects.access import get_membership_for_user
 from uploads import imports, integrations
@@ -119,17 +120,18 @@ def import_retry(request: HttpRequest, project_id, session_id) -> HttpResponse:
 
 @login_required
 def integration_list(request: HttpRequest, organization_id) -> HttpResponse:
-    """The organization's storage integrations and the form to add one (admins only)."""
+    """The organization's storage integrations and the form to add one, for the provider chosen in ?provider= (admins only)."""
     membership = get_membership_for_user(request.user, organization_id, admin=True)
     organization = membership.organization
-    form = StorageIntegrationForm(request.POST or None, organization=organization)
+    provider = request.GET.get("provider", StorageIntegration.Provider.S3)
+    form = StorageIntegrationForm(request.POST or None, organization=organization, provider=provider)
     if request.method == "POST" and form.is_valid():
-        integration = integrations.integration_create(organization=organization, user=request.user, **form.cleaned_data)
+        integration = integrations.integration_create(organization=organization, user=request.user, **form.integration_fields())
         problem = integrations.integration_validate(integration=integration)
         if problem:
             messages.warning(request, f"“{integration.name}” was saved, but validating it failed: {problem}")
         else:
-            messages.success(request, f"“{integration.name}” was saved and validated: the portal can list and read the bucket.")
+            messages.success(request, f"“{integration.name}” was saved and validated: the portal can list and read the {integration.bucket_noun}.")
         return redirect("uploads:integrations", organization_id=organization.pk)
     return render(
         request,
@@ -138,6 +140,7 @@ def integration_list(request: HttpRequest, organization_id) -> HttpResponse:
             "organization": organization,
             "integrations": StorageIntegration.objects.filter(organization=organization).select_related("created_by"),
             "form": form,
+            "providers": StorageIntegration.Provider.choices,
         },
         status=422 if form.errors else 200,
     )
@@ -157,7 +160,7 @@ def integration_validate(request: HttpRequest, organization_id, integration_id) 
     if problem:
         messages.error(request, f"Validating “{integration.name}” failed: {problem}")
     else:
-        messages.success(request, f"“{integration.name}” is valid: the portal can list and read the bucket.")
+        messages.success(request, f"“{integration.name}” is valid: the portal can list and read the {integration.bucket_noun}.")
     return redirect("uploads:integrations", organization_id=organization_id)
 
 
@@ -173,3 +176,32 @@ def integration_delete(request: HttpRequest, organization_id, integration_id) ->
     else:
         messages.success(request, f"“{integration.name}” was removed.")
     return redirect("uploads:integrations", organization_id=organization_id)
+
+
+def reference_original(request: HttpRequest, token: str) -> StreamingHttpResponse:
+    """An original imported by reference, read through its integration for a link of integrations.reference_link (a
+    container reached with a SAS token, which no page may show). The signed, expiring link is the permission, as a
+    bucket's own signed URL would be; served as a download with nosniff and a sandbox (docs/SECURITY.md)."""
+    claim = integrations.reference_link_claim(token)
+    if claim is None:
+        raise Http404("This link is not valid or has expired: reload the page for a new one.")
+    asset = get_object_or_404(Asset.objects.select_related("import_item__url_import__integration"), pk=claim["asset"], source=Asset.Source.REFERENCE)
+    try:
+        integration, ref = integrations.reference_of(asset)
+        body = integrations.open_object(integration, ref)
+    except integrations.STORAGE_ERRORS as error:
+        raise Http404("The file cannot be read from its storage now.") from error
+    content_type, disposition = storage.response_headers(claim["type"], claim["name"] or ref.key.rpartition("/")[2], inline=False)
+
+    def chunks():
+        try:
+            yield from iter(lambda: body.read(1024 * 1024), b"")
+        finally:
+            body.close()
+
+    response = StreamingHttpResponse(chunks(), content_type=content_type)
+    response["Content-Disposition"] = disposition
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

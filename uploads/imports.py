@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
@@ -248,8 +247,8 @@ def _check_entry(entry, *, session, integration, is_json, by_id, by_name) -> tup
     url = url.strip()
     if len(url) > _MAX_URL_LENGTH:
         return {}, f"data is longer than {_MAX_URL_LENGTH:,} characters."
-    if integration is None and url.lower().startswith("s3://"):
-        return {}, "An s3:// address names an object of a bucket: choose the bucket's storage integration with the list."
+    if integration is None and url.lower().startswith(("s3://", "gs://")):
+        return {}, f"An {url[:2].lower()}:// address names an object of a bucket: choose the bucket's storage integration with the list."
     if integration is not None:
         ref, problem = integrations.object_problem(url, integration)
         if problem:
@@ -495,6 +494,7 @@ def _fetch_into_storage(asset: Asset, *, on_prefix, on_progress) -> fetching.Rec
 
 def _read_reference(asset: Asset, *, on_prefix, on_progress) -> fetching.Received:
     """Reads an object of a storage integration once to learn its size, content and sha256; nothing is stored."""
+    integration = None
     try:
         integration, ref = integrations.reference_of(asset)
         size = integrations.object_size(integration, ref)
@@ -511,11 +511,8 @@ def _read_reference(asset: Asset, *, on_prefix, on_progress) -> fetching.Receive
             body.close()
     except integrations.IntegrationError as error:
         raise fetching.FetchError(error.message) from error
-    except ClientError as error:
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        raise fetching.FetchError(integrations.explain(error, integration), transient=status >= 500) from error
-    except BotoCoreError as error:
-        raise fetching.FetchError(integrations.explain(error, integration), transient=True) from error
+    except integrations.STORAGE_ERRORS as error:
+        raise fetching.FetchError(integrations.explain(error, integration), transient=integrations.is_transient(error)) from error
     return stream.received
 
 

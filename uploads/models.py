@@ -180,20 +180,40 @@ def _removed_at(entry) -> float:
 
 
 class StorageIntegration(models.Model):
-    """An organization's own S3-compatible bucket, whose files are imported by reference: read, never copied.
+    """An organization's own bucket (Amazon S3 or S3-compatible, Google Cloud Storage, or an Azure Blob Storage
+    container), whose files are imported by reference: read, never copied.
 
-    The secret is kept encrypted (`uploads.integrations`) and never shown again once saved.
+    The secret (S3 secret key, GCS service-account JSON key, Azure SAS token or account key) is kept encrypted
+    (`uploads.integrations`) and never shown again once saved.
     """
+
+    class Provider(models.TextChoices):
+        S3 = "s3", "Amazon S3 or S3-compatible"
+        GCS = "gcs", "Google Cloud Storage"
+        AZURE = "azure", "Azure Blob Storage"
+
+    class Credential(models.TextChoices):
+        ACCESS_KEY = "access_key", "Access key"
+        SERVICE_ACCOUNT = "service_account", "Service-account key"
+        SAS_TOKEN = "sas_token", "SAS token"
+        ACCOUNT_KEY = "account_key", "Account key"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("projects.Organization", on_delete=models.CASCADE, related_name="storage_integrations")
     name = models.CharField(max_length=120)
-    # Empty for AWS itself (the region then names the endpoint); set for MinIO and other S3-compatible stores.
+    provider = models.CharField(max_length=8, choices=Provider.choices, default=Provider.S3)
+    # Empty for the cloud itself (AWS: the region names it; GCS: storage.googleapis.com; Azure: the account's
+    # blob.core.windows.net); set for MinIO and other S3-compatible stores, and for emulators.
     endpoint_url = models.URLField("Endpoint URL", max_length=500, blank=True)
     region = models.CharField(max_length=40, default="us-east-1")
-    bucket = models.CharField(max_length=63)
+    # The bucket (S3, GCS) or the container (Azure).
+    bucket = models.CharField(max_length=222)
     prefix = models.CharField(max_length=500, blank=True)
-    access_key_id = models.CharField("Access key ID", max_length=128)
+    # Azure only: the storage account.
+    account = models.CharField("Storage account", max_length=24, blank=True)
+    credential = models.CharField(max_length=16, choices=Credential.choices, default=Credential.ACCESS_KEY)
+    # Who the credential is, shown in the list (never secret): S3's access key id, the GCS service account's email.
+    access_key_id = models.CharField("Access key ID", max_length=254, blank=True)
     secret_encrypted = models.TextField(editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -209,10 +229,28 @@ class StorageIntegration(models.Model):
         return self.name
 
     @property
+    def bucket_noun(self) -> str:
+        return "container" if self.provider == self.Provider.AZURE else "bucket"
+
+    @property
+    def azure_account_url(self) -> str:
+        """The Azure account's blob endpoint: the one set (Azurite: http://127.0.0.1:10000/devstoreaccount1), or Azure's."""
+        return self.endpoint_url or f"https://{self.account}.blob.core.windows.net"
+
+    @property
     def location(self) -> str:
-        """Where the files are, for people: s3://bucket/prefix at the endpoint or region."""
+        """Where the files are, for people: gs://bucket/prefix, the Azure container's URL, s3://bucket/prefix (endpoint or region)."""
+        if self.provider == self.Provider.GCS:
+            return f"gs://{self.bucket}/{self.prefix}" + (f" ({self.endpoint_url})" if self.endpoint_url else "")
+        if self.provider == self.Provider.AZURE:
+            return f"{self.azure_account_url}/{self.bucket}/{self.prefix}"
         where = self.endpoint_url or f"AWS {self.region}"
         return f"s3://{self.bucket}/{self.prefix} ({where})"
+
+    @property
+    def credential_shown(self) -> str:
+        """What the list may show of the credential: who it is (key id, service account), or only its kind."""
+        return self.access_key_id or self.get_credential_display()
 
 
 class UrlImport(models.Model):

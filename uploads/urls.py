@@ -24,4 +24,5 @@ urlpatterns = [
     path("orgs/<uuid:organization_id>/storage/", import_views.integration_list, name="integrations"),
     path("orgs/<uuid:organization_id>/storage/<uuid:integration_id>/validate/", import_views.integration_validate, name="integration_validate"),
     path("orgs/<uuid:organization_id>/storage/<uuid:integration_id>/delete/", import_views.integration_delete, name="integration_delete"),
+    path("storage/references/<str:token>/", import_views.reference_original, name="reference_original"),
 ]
