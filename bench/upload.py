@@ -62,6 +62,9 @@ sys.path.insert(0, str(BENCH))
 from load_helpers import busiest_cores  # noqa: E402
 
 MiB = 1024 * 1024
+# The portal's defaults (portal/settings.py), or what the environment sets for it: files from this size go in parts.
+MULTIPART_THRESHOLD = int(os.environ.get("UPLOAD_MULTIPART_THRESHOLD", 64 * MiB))
+PART_SIZE = int(os.environ.get("UPLOAD_PART_SIZE", 16 * MiB))
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
 AT_LEAST_UPLOADED = ("uploaded", "pending_preprocessing", "preprocessing", "recovering_preprocessing", "ready")
@@ -130,6 +133,25 @@ def generate_files(folder: Path, count: int, size: int, seed: int) -> list[dict]
     if len({entry["sha256"] for entry in manifest}) != count:
         raise RuntimeError("generated files are not distinct")
     return manifest
+
+
+# An MP4's first box (ftyp, brand isom): verification identifies the file as a video from its first bytes.
+MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def generate_video(folder: Path, size: int) -> list[dict]:
+    """One file of `size` bytes that starts like an MP4 and is sparse after its head (it takes no disk space, and
+    every reader gets zeros from the page cache): for the multipart path, where the bytes' content does not matter."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "bench_video.mp4"
+    with open(path, "wb") as out:
+        out.write(MP4_HEAD)
+        out.truncate(size)
+    digest = hashlib.sha256()
+    with open(path, "rb") as stored:
+        while chunk := stored.read(8 * MiB):
+            digest.update(chunk)
+    return [{"path": str(path), "size": size, "sha256": digest.hexdigest(), "content_type": "video/mp4"}]
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -309,6 +331,8 @@ class Sampler(threading.Thread):
             result[name] = {
                 "cpu_seconds": round(cpu, 2),
                 "peak_rss_mb": round(self.peak_rss[name] / 1e6, 1),
+                # The first sample, taken as the window opened (the processes idle, warmed up by the set-up).
+                "rss_mb_at_start": round(series[0] / 1e6, 1) if series else None,
                 # Peak RSS in each quarter of the window: flat when it does not grow with the files that went through.
                 "peak_rss_mb_by_quarter": [round(max(part) / 1e6, 1) if part else None for part in quarters],
                 "processes": self.peak_processes[name],
@@ -630,7 +654,7 @@ def run_once(mode: str, run_index: int, manifest: list[dict], options, root: Pat
     set_phase(work, "setup")
     services: list[Service] = []
     moto = None
-    result: dict = {"mode": mode, "run": run_index + 1}
+    result: dict = {"mode": mode, "run": run_index + 1, "loadavg_at_start": [round(v, 2) for v in os.getloadavg()]}
     try:
         extra: dict[str, str] = {}
         if mode == "s3":
@@ -819,7 +843,7 @@ def browser_run(base_url, username, password, manifest, options, probe, groups, 
             page.wait_for_url("**/assets/")
             page.locator(".page-header").get_by_role("link", name="Add Assets").click()
             page.wait_for_selector("#drawer-root .panel-body")
-            page.locator("label.choice", has_text="Image").click()
+            page.locator("label.choice", has_text="Video" if options.video_bytes else "Image").click()
             page.fill("#id_view_name", VIEW_NAME)
             page.fill("#id_capture_date", "2026-11-20")
             page.locator("[data-continue]").click()
@@ -1237,6 +1261,7 @@ def baseline_worker(job_path: str) -> None:
     threads = job["threads"]
     local = threading.local()
     if job["mode"] == "s3":
+        from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
 
         from tests import s3
@@ -1252,10 +1277,19 @@ def baseline_worker(job_path: str) -> None:
                           max_pool_connections=threads * 2),
         )
         method = (f"boto3 put_object ({threads} threads, one client) to the same moto endpoint and bucket, "
-                  "with ContentType and the precomputed ChecksumSHA256 like the browser's signed PUT")
+                  "with ContentType and the precomputed ChecksumSHA256 like the browser's signed PUT; files from "
+                  "UPLOAD_MULTIPART_THRESHOLD on with upload_file in parts of UPLOAD_PART_SIZE, as many parts at once "
+                  "as threads")
 
         def upload(index: int) -> int:
             entry = manifest[index]
+            if entry["size"] >= MULTIPART_THRESHOLD:
+                # In parts of the portal's part size, `threads` at a time (boto3's managed transfer).
+                config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=PART_SIZE,
+                                        max_concurrency=threads)
+                client.upload_file(entry["path"], job["bucket"], f"{job['prefix']}/{index:04}.mp4",
+                                   ExtraArgs={"ContentType": entry.get("content_type", "video/mp4")}, Config=config)
+                return entry["size"]
             data = Path(entry["path"]).read_bytes()
             client.put_object(
                 Bucket=job["bucket"], Key=f"{job['prefix']}/{index:04}.jpg", Body=data, ContentType="image/jpeg",
@@ -1309,14 +1343,37 @@ def baseline_worker(job_path: str) -> None:
 FLOOR_JS = """async ({ signed, concurrency }) => {
   const files = [];
   for (const input of document.querySelectorAll('input[data-floor]')) files.push(...input.files);
+  // One task per single PUT, one per part of a file sent in parts; `concurrency` requests at a time in all.
+  const tasks = [];
+  const etags = files.map(() => []);
+  files.forEach((file, index) => {
+    const entry = signed[index];
+    if (entry.parts) entry.parts.forEach((part, n) => tasks.push({ index, n, part }));
+    else tasks.push({ index, put: entry });
+  });
   let next = 0, failed = 0;
   const started = performance.now();
   async function lane() {
-    while (next < files.length) {
-      const index = next++;
-      const { url, headers } = signed[index];
-      const response = await fetch(url, { method: 'PUT', body: files[index], headers });
-      if (!response.ok) failed += 1;
+    while (next < tasks.length) {
+      const task = tasks[next++];
+      const file = files[task.index];
+      if (task.put) {
+        const response = await fetch(task.put.url, { method: 'PUT', body: file, headers: task.put.headers });
+        if (!response.ok) failed += 1;
+        continue;
+      }
+      const { url, headers, start, end } = task.part;
+      const response = await fetch(url, { method: 'PUT', body: file.slice(start, end), headers });
+      if (!response.ok) { failed += 1; continue; }
+      const entry = signed[task.index];
+      const tags = etags[task.index];
+      tags[task.n] = response.headers.get('ETag');
+      if (tags.filter(Boolean).length === entry.parts.length) {
+        const body = '<CompleteMultipartUpload>' + tags.map((etag, n) =>
+          `<Part><PartNumber>${n + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join('') + '</CompleteMultipartUpload>';
+        const done = await fetch(entry.complete.url, { method: 'POST', body, headers: entry.complete.headers });
+        if (!done.ok) failed += 1;
+      }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, lane));
@@ -1338,8 +1395,12 @@ def browser_floor_run(mode, manifest, options, env, base_url, work, web, moto) -
     if signing.returncode:
         raise RuntimeError(f"signing the browser floor's URLs failed:\n{signing.stderr[-3000:]}")
     signed = json.loads(signing.stdout)
+    def absolute(transfer: dict) -> None:
+        transfer["url"] = transfer["url"] if transfer["url"].startswith("http") else base_url + transfer["url"]
+
     for entry in signed:
-        entry["url"] = entry["url"] if entry["url"].startswith("http") else base_url + entry["url"]
+        for transfer in [entry] if "url" in entry else [*entry["parts"], entry["complete"]]:
+            absolute(transfer)
     per_input = options.per_drop
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -1376,7 +1437,9 @@ def browser_floor_run(mode, manifest, options, env, base_url, work, web, moto) -
     return {
         "method": "the same headless Chromium, a page of the portal's origin, fetch PUT of each File to a URL presigned "
                   "beforehand by assets.storage.presign (same headers as the portal's single PUT), 6 at a time; "
-                  "no hashing, no portal requests, no rows",
+                  "no hashing, no portal requests, no rows. A file from UPLOAD_MULTIPART_THRESHOLD on goes in parts of "
+                  "UPLOAD_PART_SIZE (upload started by storage.multipart_start and every part URL and the completion "
+                  "presigned before the clock), 6 part PUTs at a time, then the completion POST",
         "total_seconds": round(total, 2),
         "files_per_second": round(len(manifest) / total, 1),
         "mb_per_second": round(size / total / 1e6, 1),
@@ -1393,12 +1456,25 @@ def sign_worker(job_path: str) -> None:
     django.setup()
     from assets import storage
 
+    from django.conf import settings
+
     job = json.loads(Path(job_path).read_text())
-    print(json.dumps([
-        storage.presign("put", f"{job['prefix']}/{index:04}.jpg", size=entry["size"], sha256=entry["sha256"],
-                        content_type="image/jpeg")
-        for index, entry in enumerate(job["manifest"])
-    ]))
+
+    def signed(index: int, entry: dict) -> dict:
+        if entry["size"] < settings.UPLOAD_MULTIPART_THRESHOLD:
+            return storage.presign("put", f"{job['prefix']}/{index:04}.jpg", size=entry["size"], sha256=entry["sha256"],
+                                   content_type="image/jpeg")
+        key = f"{job['prefix']}/{index:04}.mp4"
+        upload_id = storage.multipart_start(key)
+        part = settings.UPLOAD_PART_SIZE
+        parts = []
+        for number, start in enumerate(range(0, entry["size"], part), start=1):
+            end = min(start + part, entry["size"])
+            parts.append({**storage.presign("upload_part", key, size=end - start, upload_id=upload_id, part_number=number),
+                          "start": start, "end": end})
+        return {"parts": parts, "complete": storage.presign("complete_multipart", key, upload_id=upload_id)}
+
+    print(json.dumps([signed(index, entry) for index, entry in enumerate(job["manifest"])]))
 
 
 # --- summary -----------------------------------------------------------------------------------------
@@ -1435,6 +1511,11 @@ def summarize(mode: str, runs: list[dict], files: int) -> dict:
                     "web": portal["sql_queries"]["web"]["garbage_collector"]["cpu_seconds"],
                     "worker": portal["sql_queries"]["worker"]["garbage_collector"]["cpu_seconds"],
                 },
+                "rss_mb": {
+                    name: {"at_start": usage[name].get("rss_mb_at_start"), "peak": usage[name]["peak_rss_mb"],
+                           "growth": round(usage[name]["peak_rss_mb"] - (usage[name].get("rss_mb_at_start") or 0), 1)}
+                    for name in ("web", "worker", "chromium") if name in usage
+                },
                 "web_processes": {
                     "cpu_seconds": usage["web"]["cpu_seconds"],
                     "cpu_ms_per_file": portal["web_cpu_ms_per_file"],
@@ -1467,6 +1548,7 @@ def summarize(mode: str, runs: list[dict], files: int) -> dict:
                 "web_cpu_seconds": baseline["processes"]["web"]["cpu_seconds"],
             },
             "wall_ratio_portal_over_baseline": round(portal["total_seconds"] / baseline["total_seconds"], 2),
+            "loadavg_1min_at_run_start": run.get("loadavg_at_start", [None])[0],
             **({
                 "browser_floor": {
                     "total_seconds": run["browser_floor"]["total_seconds"],
@@ -1486,6 +1568,20 @@ def summarize(mode: str, runs: list[dict], files: int) -> dict:
     summary["baseline"]["method"] = runs[0]["baseline"]["method"]
     summary["storage"] = runs[0]["storage"]["kind"]
     summary["runs_measured"] = len(runs)
+    # Each run's figures beside the medians, to quote them side by side.
+    summary["by_run"] = [
+        {
+            "portal_seconds": entry["portal"]["total_seconds"],
+            "browser_floor_seconds": entry.get("browser_floor", {}).get("total_seconds"),
+            "baseline_seconds": entry["baseline"]["total_seconds"],
+            "wall_ratio_portal_over_browser_floor": entry.get("wall_ratio_portal_over_browser_floor"),
+            "wall_ratio_portal_over_baseline": entry["wall_ratio_portal_over_baseline"],
+            "web_cpu_seconds": entry["portal"]["web_processes"]["cpu_seconds"],
+            "web_peak_rss_mb": entry["portal"]["web_processes"]["peak_rss_mb"],
+            "loadavg_1min_at_run_start": entry["loadavg_1min_at_run_start"],
+        }
+        for entry in picked
+    ]
     return summary
 
 
@@ -1526,6 +1622,10 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true",
                         help="diagnostic: record a Chromium timeline trace and sum its events per thread and kind")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the generated JPEGs")
+    parser.add_argument("--video-bytes", type=int, default=0, metavar="BYTES",
+                        help="the large-file mode: instead of --files JPEGs, one video of BYTES (e.g. 2147483648 for "
+                             "2 GiB; sparse after an MP4 head, in the temp folder, deleted after) through a Video session, "
+                             "in parts; S3 mode only (default off)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, databases) and print its path")
     parser.add_argument("--baseline-worker", metavar="JOB", help=argparse.SUPPRESS)
     parser.add_argument("--sign-worker", metavar="JOB", help=argparse.SUPPRESS)
@@ -1538,6 +1638,12 @@ def main() -> None:
     modes = [m.strip() for m in options.modes.split(",") if m.strip()]
     if not modes or set(modes) - {"embedded", "s3"}:
         parser.error("--modes takes embedded and/or s3")
+    if options.video_bytes:
+        if modes != ["s3"]:
+            parser.error("--video-bytes runs in S3 mode only: pass --modes s3")
+        if options.video_bytes < MULTIPART_THRESHOLD:
+            parser.error(f"--video-bytes is the multipart mode: at least {MULTIPART_THRESHOLD} bytes")
+        options.files, options.file_bytes, options.per_drop = 1, options.video_bytes, 1
     if not os.access(CHROMIUM, os.X_OK):
         sys.exit(f"No Chromium at {CHROMIUM}: apt-get install chromium (the benchmark never downloads a browser).")
     if not (ROOT / "var" / "static" / "staticfiles.json").exists():
@@ -1545,9 +1651,14 @@ def main() -> None:
         subprocess.run(["make", "setup"], cwd=ROOT, check=True, timeout=900)
 
     invocation_started = time.perf_counter()
+    load_before = os.getloadavg()
     code = code_facts()  # before the runs: the work tree may change while they go
     temp_parent = Path(tempfile.gettempdir())
     needed = options.files * options.file_bytes * 3 + 512 * MiB  # inputs + the portal's copy + the baseline's copy
+    if options.video_bytes:
+        # The input is sparse; moto keeps the parts, the assembled object and its sealed copy (portal), the baseline's
+        # and the floor's objects in files of its own.
+        needed = options.video_bytes * 6 + 512 * MiB
     free = shutil.disk_usage(temp_parent).free
     if free < needed:
         sys.exit(f"{temp_parent} has {free / 1e9:.1f} GB free; this run needs about {needed / 1e9:.1f} GB.")
@@ -1555,9 +1666,13 @@ def main() -> None:
     log(f"work folder {root} ({free / 1e9:.0f} GB free)")
     try:
         generated = time.perf_counter()
-        manifest = generate_files(root / "files", options.files, options.file_bytes, options.seed)
+        if options.video_bytes:
+            manifest = generate_video(root / "files", options.video_bytes)
+            log(f"generated a video of {options.video_bytes} bytes in {time.perf_counter() - generated:.1f} s")
+        else:
+            manifest = generate_files(root / "files", options.files, options.file_bytes, options.seed)
+            log(f"generated {options.files} distinct JPEGs of {options.file_bytes} bytes in {time.perf_counter() - generated:.1f} s")
         generation_seconds = time.perf_counter() - generated
-        log(f"generated {options.files} distinct JPEGs of {options.file_bytes} bytes in {generation_seconds:.1f} s")
         results: dict[str, dict] = {}
         all_runs: dict[str, list] = {}
         for mode in modes:
@@ -1598,6 +1713,9 @@ def main() -> None:
             "browser_concurrency": "defaults: UPLOAD_BROWSER_CONCURRENCY (6) to S3, UPLOAD_BROWSER_CONCURRENCY_EMBEDDED (4) to the "
                                    "embedded endpoint, which shares the portal's address with its pages",
             "file_generation_seconds": round(generation_seconds, 1),
+            "video_bytes": options.video_bytes or None,
+            "multipart_threshold": MULTIPART_THRESHOLD,
+            "part_size": PART_SIZE,
         },
         "machine": {
             "cpus": os.cpu_count(),
@@ -1606,6 +1724,9 @@ def main() -> None:
             "django": django.get_version(),
             "platform": platform.platform(),
             "chromium": next(iter(all_runs.values()))[0]["portal"]["chromium"],
+            # 1, 5 and 15 minute load averages (os.getloadavg): the machine is shared, and these say how much.
+            "loadavg_at_start": [round(v, 2) for v in load_before],
+            "loadavg_at_end": [round(v, 2) for v in os.getloadavg()],
         },
         "code": code,
         "results": results,

@@ -612,6 +612,26 @@ def test_changes_takes_the_same_queries_for_10_and_300_files(member_client, uplo
     assert many == few
 
 
+def test_a_full_sessions_poll_takes_at_most_8_queries_whether_nothing_or_everything_changed(member_client, upload_session):
+    # Issue 21's bound for the status poll of a 1,500-file session (bench/polling.py reports its CPU time).
+    statuses = list(S)
+    Asset.objects.bulk_create([
+        asset_for(upload_session.project, name=f"f{n}.jpg", upload_session=upload_session, size=n, status=statuses[n % len(statuses)])
+        for n in range(1500)
+    ])
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Asset.objects.filter(upload_session=upload_session).update(updated_at=an_hour_ago, created_at=an_hour_ago)
+    counts = []
+    for since in (timezone.now(), an_hour_ago - timedelta(minutes=1)):
+        with CaptureQueriesContext(connection) as captured:
+            response = _changes(member_client, upload_session, since)
+        assert response.status_code == 200
+        counts.append((len(captured), len(_rows(response))))
+
+    assert [rows for _, rows in counts] == [0, 1500]
+    assert all(queries <= 8 for queries, _ in counts), counts
+
+
 def test_changes_stops_polling_once_the_session_is_complete(member_client, upload_session):
     since = timezone.now() - timedelta(minutes=1)
     assert _changes(member_client, upload_session, since).status_code == 200
