@@ -70,6 +70,13 @@ class UrlImportForm(forms.Form):
             del self.fields["integration"]
 
 
+class SecretTextarea(forms.Textarea):
+    """A textarea that never renders what was typed into it, as PasswordInput(render_value=False) for one line."""
+
+    def format_value(self, value):
+        return None
+
+
 class StorageIntegrationForm(forms.Form):
     """A bucket of the organization: Amazon S3 (or S3-compatible), Google Cloud Storage, or an Azure Blob Storage
     container. The form holds only the fields of the chosen provider; every secret is write-only."""
@@ -84,7 +91,7 @@ class StorageIntegrationForm(forms.Form):
     ENDPOINT_HELP = {
         Provider.S3: "Leave empty for AWS S3. For MinIO and other S3-compatible stores, their address, e.g. https://minio.example.com.",
         Provider.GCS: "Leave empty for Google Cloud Storage (https://storage.googleapis.com). Set only for a compatible store or an emulator.",
-        Provider.AZURE: "Leave empty for Azure (https://<account>.blob.core.windows.net). Set only for Azure Stack or Azurite, e.g. http://127.0.0.1:10000/devstoreaccount1.",
+        Provider.AZURE: "Leave empty for Azure (https://&lt;account&gt;.blob.core.windows.net). Set only for Azure Stack or Azurite, e.g. http://127.0.0.1:10000/devstoreaccount1.",
     }
 
     name = forms.CharField(max_length=120, help_text="How people pick it when they import, e.g. “Survey bucket”.")
@@ -96,7 +103,7 @@ class StorageIntegrationForm(forms.Form):
     account = forms.RegexField(
         label="Storage account", max_length=24, regex=r"^[a-z0-9]{3,24}$",
         error_messages={"invalid": "A storage account name has 3 to 24 lowercase letters and digits."},
-        help_text="The account's name, as in https://<account>.blob.core.windows.net.",
+        help_text="The account's name, as in https://&lt;account&gt;.blob.core.windows.net.",
     )
     container = forms.RegexField(
         max_length=63, regex=r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$",
@@ -110,7 +117,7 @@ class StorageIntegrationForm(forms.Form):
     )
     service_account_key = forms.CharField(
         label="Service-account key (JSON)", max_length=20000, strip=False,
-        widget=forms.Textarea(attrs={"rows": 5, "autocomplete": "off", "spellcheck": "false", "class": "mono",
+        widget=SecretTextarea(attrs={"rows": 5, "autocomplete": "off", "spellcheck": "false", "class": "mono",
                                      "placeholder": '{"type": "service_account", "client_email": "…", "private_key": "…", …}'}),
         help_text="Paste the whole JSON key file of a service account with the Storage Object Viewer role. Stored encrypted "
                   "and never shown again; links to files are signed with it and expire in minutes.",
@@ -137,7 +144,7 @@ class StorageIntegrationForm(forms.Form):
         self.fields["provider"].initial = self.chosen
         self.fields["endpoint_url"].help_text = self.ENDPOINT_HELP[self.chosen]
         if self.chosen == self.Provider.GCS:
-            self.fields["bucket"].help_text = "The bucket's name, as in gs://<bucket>/."
+            self.fields["bucket"].help_text = "The bucket's name, as in gs://&lt;bucket&gt;/."
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import ProtectedError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from assets import storage
@@ -132,7 +133,7 @@ def integration_list(request: HttpRequest, organization_id) -> HttpResponse:
             messages.warning(request, f"“{integration.name}” was saved, but validating it failed: {problem}")
         else:
             messages.success(request, f"“{integration.name}” was saved and validated: the portal can list and read the {integration.bucket_noun}.")
-        return redirect("uploads:integrations", organization_id=organization.pk)
+        return redirect(reverse("uploads:integrations", args=[organization.pk]) + f"?provider={integration.provider}")
     return render(
         request,
         "uploads/integration_list.html",
