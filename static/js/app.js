@@ -6,10 +6,33 @@ window.htmx = htmx;
 // For people and tests who want to look at the transfer state from the console.
 window.portalUploads = uploads;
 
+// The Add Assets drawer is a modal dialog: while it is open the page behind it is inert (Tab stays in the panel), the
+// panel takes the focus (its first field, or the first one in error), and closing it gives the focus back to the link
+// that opened it.
+let drawerOpener = null;
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (event.detail.target?.id === "drawer-root") drawerOpener = event.detail.elt;
+});
+function holdDrawer() {
+  const panel = document.getElementById("drawer-root")?.firstElementChild;
+  for (const part of [document.querySelector("header.topbar"), document.getElementById("main")]) if (part) part.inert = Boolean(panel);
+  if (!panel || panel.contains(document.activeElement)) return;
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-modal", "true");
+  const heading = panel.querySelector("h2");
+  if (heading) panel.setAttribute("aria-labelledby", (heading.id ||= "drawer-title"));
+  const field = panel.querySelector(".has-error :is(input, select, textarea)") || panel.querySelector("input:not([type=hidden]), select, textarea");
+  field?.focus();
+}
+
 // The drawer's root goes back to empty (not just without its panel: the whitespace around it would keep the
 // root, and its dimmed backdrop, over the page).
 function closeDrawer() {
-  document.getElementById("drawer-root")?.replaceChildren();
+  const root = document.getElementById("drawer-root");
+  const wasOpen = Boolean(root?.firstElementChild);
+  root?.replaceChildren();
+  holdDrawer();
+  if (wasOpen && drawerOpener?.isConnected) drawerOpener.focus();
 }
 
 // Close flash messages and drawers without a round trip (links keep their href for no-JS use).
@@ -79,6 +102,7 @@ document.addEventListener("change", (event) => {
 
 function onPage() {
   document.querySelectorAll("form[data-require-filled]").forEach(syncRequired);
+  holdDrawer();
   mountUploads();
 }
 document.addEventListener("DOMContentLoaded", onPage);

@@ -2,6 +2,7 @@
 // server-rendered rows of an upload session: it wires the modules of upload/ together, one job each. One manager lives
 // for the whole tab: htmx-boosted navigation swaps the page but keeps this module, so transfers go on while people browse.
 import { getDroppedFiles } from "@uppy/core/utils";
+import { announceCounts } from "./upload/announce.js";
 import { cancel, dropRemovedRows, remove } from "./upload/cancel.js";
 import { TabChannel } from "./upload/channel.js";
 import { Completions } from "./upload/completion.js";
@@ -115,12 +116,6 @@ class UploadManager {
     if (zone && input) {
       const add = (files) => addFiles(this, session, files);
       root.querySelector("[data-pick]")?.addEventListener("click", () => input.click());
-      zone.addEventListener("keydown", (event) => {
-        if (event.key === "Enter" || event.key === " ") {
-          event.preventDefault();
-          input.click();
-        }
-      });
       input.addEventListener("change", () => {
         add(input.files);
         input.value = "";
@@ -167,6 +162,8 @@ class UploadManager {
       this.completions.retry(session, ids);
     });
     confirmFinalize(() => this.completions.flushCompletes());
+    const announcer = root.querySelector("[data-upload-announcer]");
+    if (announcer) announceCounts(announcer);
     this.updateBadge();
   }
 

@@ -1,10 +1,13 @@
 """Accessibility in real Chromium: axe-core finds no serious or critical violation on any page people use, and the
 upload page works by keyboard alone (Tab, Enter and Space) from choosing files to finalizing.
 
-Screenshot: test-results/screens/upload-keyboard-focus.png (the upload page with the keyboard's focus on it).
+Screenshots: test-results/screens/upload-keyboard-focus.png (the upload page with the keyboard's focus on "select
+files") and upload-keyboard-duplicates.png (the duplicates dialog, its OK button focused).
 """
 
+import base64
 import datetime
+import hashlib
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,6 +16,7 @@ from django.urls import reverse
 from assets.batches import batch_add_assets, batch_create
 from assets.models import Asset
 from tests.e2e.axe import blocking_violations
+from tests.conftest import PASSWORD
 from tests.e2e.browser import chromium_page, log_in, served_static, skip_without_chromium  # noqa: F401
 from tests.helpers import make_asset
 from tests.media_factory import make_jpeg
@@ -112,3 +116,118 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(live_server, 
     assert not failing, "axe-core's serious and critical violations:\n" + "\n".join(
         f"{page}: {violation}" for page, violations in failing.items() for violation in violations
     )
+
+
+# The focused element's accessible name, near enough for these pages: its aria-label, its <label>, or its text.
+_FOCUSED_NAME = """() => {
+  const el = document.activeElement;
+  return (el.getAttribute('aria-label') || (el.labels && el.labels.length ? el.labels[0].textContent : el.textContent) || '').trim();
+}"""
+
+
+def _tab_to(page, name: str, *, backwards: bool = False) -> None:
+    """Presses Tab (Shift+Tab) until the element named `name` has the focus; fails if it is not reachable so."""
+    for _ in range(60):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        if page.evaluate(_FOCUSED_NAME) == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def _focus_stays_in(page, selector: str, presses: int = 4) -> None:
+    """Tab never reaches the page behind `selector`; past its last control it goes to the browser's own bar (the
+    document itself holds the focus then) and comes back to its first."""
+    inside = "(selector) => document.querySelector(selector).contains(document.activeElement)"
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        where = page.evaluate(inside + " ? 'inside' : document.activeElement === document.body ? 'browser' : 'page'", selector)
+        assert where != "page", f"Tab left {selector} for {page.evaluate(_FOCUSED_NAME)[:80]!r}"
+
+
+def test_a_keyboard_alone_adds_files_sees_the_duplicates_and_finalizes(
+    live_server, project, member, eager_tasks, tmp_path, screens_dir
+):
+    files = _files(tmp_path, 3, first_seed=20)
+    again = tmp_path / "gate-again.jpg"
+    again.write_bytes(files[0].read_bytes())
+    with chromium_page() as page:
+        failing = base64.b64encode(hashlib.sha256(files[1].read_bytes()).digest()).decode()
+
+        def refuse_one_file(route, request):
+            # One file's transfer fails, so Finalize asks first (its dialog is the second one checked).
+            if request.method == "PUT" and request.headers.get("x-amz-checksum-sha256") == failing:
+                route.fulfill(status=403, headers={"Access-Control-Allow-Origin": "*"}, body="")
+            else:
+                route.continue_()
+
+        page.route("**/*", refuse_one_file)
+        page.goto(live_server.url + reverse("login"))
+        _tab_to(page, "Username")
+        page.keyboard.type(member.username)
+        _tab_to(page, "Password")
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/projects/")
+
+        page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
+        _tab_to(page, "Add Assets")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#drawer-root [role=dialog]")
+        # The panel takes the focus: its first choice, the asset type.
+        assert page.evaluate("document.getElementById('drawer-root').contains(document.activeElement)")
+        page.keyboard.press("Space")
+        _tab_to(page, "View name")  # past the source, already "Direct file upload"
+        page.keyboard.type("North gate, camera 2")
+        _tab_to(page, "Capture date")
+        page.keyboard.type("11202026")
+        _focus_stays_in(page, "#drawer-root", presses=6)
+        _tab_to(page, "Continue")
+        page.keyboard.press("Enter")
+
+        page.wait_for_selector("[data-upload-session][data-mounted]")
+        _tab_to(page, "select files")
+        page.screenshot(path=screens_dir / "upload-keyboard-focus.png")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files([str(path) for path in files + [again]])
+
+        dialog = page.locator("[data-duplicates-dialog]")
+        dialog.wait_for(state="visible")
+        assert "1 duplicate file was skipped" in dialog.inner_text()
+        assert page.evaluate(_FOCUSED_NAME) == "OK"
+        page.screenshot(path=screens_dir / "upload-keyboard-duplicates.png")
+        _focus_stays_in(page, "[data-duplicates-dialog]")
+        _tab_to(page, "OK")
+        page.keyboard.press("Enter")
+        dialog.wait_for(state="hidden")
+        assert page.evaluate(_FOCUSED_NAME) == "select files", "closing the dialog gives the focus back"
+
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 2", timeout=60_000)
+        failed = page.locator('#file-rows tr[data-status="upload_error"]')
+        failed.wait_for(timeout=60_000)
+        assert "Upload Error" in failed.locator(".badge").inner_text(), "a failure is said in words, not only in red"
+        # The counts reach screen readers through the polite live region, a few seconds apart at most.
+        page.wait_for_function(
+            "() => /2 ready\\. 1 upload error\\. 1 duplicate skipped\\./.test(document.querySelector('[data-upload-announcer]').textContent)",
+            timeout=15_000,
+        )
+
+        _tab_to(page, "Finalize", backwards=True)
+        page.keyboard.press("Enter")
+        confirm = page.locator("[data-finalize-dialog]")
+        confirm.wait_for(state="visible")
+        assert page.evaluate(_FOCUSED_NAME) == "Go back"
+        _focus_stays_in(page, "[data-finalize-dialog]")
+        page.keyboard.press("Escape")
+        confirm.wait_for(state="hidden")
+        assert page.evaluate(_FOCUSED_NAME) == "Finalize", "closing the dialog gives the focus back"
+
+        page.keyboard.press("Enter")
+        confirm.wait_for(state="visible")
+        _tab_to(page, "Finalize anyway")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#session-summary .badge-complete", timeout=30_000)
+    session = UploadSession.objects.get(view_name="North gate, camera 2")
+    assert session.status == UploadSession.Status.COMPLETE
+    assert session.duplicate_count == 1
+    assert sorted(Asset.objects.filter(upload_session=session).values_list("status", flat=True)) == ["ready", "ready", "upload_error"]

@@ -110,6 +110,7 @@ export class RowPainter {
       fragment.append(row);
       this.paint(record, row);
     }
+    if (!fragment.childElementCount) return; // a page with none of this tab's files keeps its "No files yet"
     body.append(fragment);
     document.querySelector("[data-files-empty]")?.setAttribute("hidden", "");
   }
@@ -155,8 +156,11 @@ export class RowPainter {
     const fill = bar?.firstElementChild;
     if (bar && fill) {
       const percent = Math.round(record.progress * 100);
-      bar.classList.toggle("is-indeterminate", record.state === "hashing" || record.state === "registering");
-      bar.setAttribute("aria-valuenow", String(percent));
+      const indeterminate = record.state === "hashing" || record.state === "registering";
+      bar.classList.toggle("is-indeterminate", indeterminate);
+      // A bar without a value yet has no aria-valuenow (WAI-ARIA's progressbar): screen readers then say it is busy.
+      if (indeterminate) bar.removeAttribute("aria-valuenow");
+      else bar.setAttribute("aria-valuenow", String(percent));
       fill.style.transform = `scaleX(${record.progress})`;
       fill.className = record.state === "failed" ? "is-error" : record.state === "verifying" ? "is-done" : "";
     }
