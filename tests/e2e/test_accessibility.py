@@ -90,6 +90,7 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(live_server, 
             ("storage integrations", reverse("uploads:integrations", args=[organization.pk])),
             ("profile", reverse("profile")),
             ("API docs", reverse("api_docs")),
+            ("asset library", reverse("assets:library")),
         ]:
             visit(name, url)
 
@@ -111,7 +112,7 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(live_server, 
         page.locator("[data-transfer]").wait_for(state="visible")
         check("session page mid-upload")
 
-    assert len(found) == 16
+    assert len(found) == 17
     failing = {page: violations for page, violations in found.items() if violations}
     assert not failing, "axe-core's serious and critical violations:\n" + "\n".join(
         f"{page}: {violation}" for page, violations in failing.items() for violation in violations
@@ -161,6 +162,9 @@ def test_a_keyboard_alone_adds_files_sees_the_duplicates_and_finalizes(
                 route.continue_()
 
         page.route("**/*", refuse_one_file)
+        # Playwright subscribes to file choosers without waiting: a listener from the start makes sure the one that
+        # Enter opens is already intercepted (else, on a busy machine, a real chooser opened and the test timed out).
+        page.on("filechooser", lambda chooser: None)
         page.goto(live_server.url + reverse("login"))
         _tab_to(page, "Username")
         page.keyboard.type(member.username)
