@@ -146,6 +146,12 @@ class Asset(models.Model):
         """The content type verification read from the bytes; "" before (the declared one is only the uploader's word)."""
         return self.content_type if self.status not in {self.Status.UPLOADING, self.Status.UPLOAD_ERROR} else ""
 
+    @property
+    def original_available(self) -> bool:
+        """The original can be downloaded: its bytes arrived and were verified (before that, or after a failure, the
+        stored object may be missing, partial or deleted)."""
+        return bool(self.storage_key) and self.status not in {self.Status.UPLOADING, self.Status.UPLOAD_ERROR}
+
     def file_url(self, key: str = "") -> str:
         """A short-lived URL of a stored file of the asset (default: the original). The original the uploader sent is
         served as a download, with the type verification established (or application/octet-stream); the rendition the
@@ -358,13 +364,28 @@ class AssetEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.asset_name}: {self.get_action_display()} at {self.at:%Y-%m-%d %H:%M:%S}"
 
+    @property
+    def actor_label(self) -> str:
+        """Who did it, as the history page says it."""
+        if self.actor is not None:
+            return self.actor.get_full_name() or self.actor.username
+        # Workers move files on their own; any other action without a person was by someone since removed.
+        return "The portal" if self.action == self.Action.STATUS else "A person no longer in the organization"
+
+    @property
+    def changed_status(self) -> bool:
+        return bool(self.to_status) and self.to_status != self.from_status
+
     @classmethod
     def about(cls, asset: Asset, *, action: str, actor_id: int | None = None, at=None, to_status: str = "",
               reason: str = "") -> "AssetEvent":
-        """An event about `asset` as it stands (its status then is the event's `from_status`), not saved yet."""
+        """An event about `asset` as it stands (its status is the event's `from_status`, unless it was just added), not
+        saved yet."""
         return cls(
             asset_id=asset.pk, asset_ref=asset.pk, asset_name=asset.name, organization_id=asset.organization_id,
-            at=at or timezone.now(), actor_id=actor_id, action=action, from_status=asset.status or "",
+            at=at or timezone.now(), actor_id=actor_id, action=action,
+            # An asset just added had no status before.
+            from_status="" if action == cls.Action.ADDED else asset.status or "",
             to_status=to_status, reason=reason,
         )
 

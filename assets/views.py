@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.vary import vary_on_headers
 
 from assets.forms import AssetFilterForm, LibraryFilterForm
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
 from projects.access import get_library_access, get_project_for_user
 from projects.models import Batch, Project
 from ui.htmx import wants_fragment
@@ -58,18 +58,32 @@ def library(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+# The newest events an asset's page lists; a file retried over and over keeps a readable page.
+HISTORY_SHOWN = 100
+
+
 @login_required
 def asset_detail(request: HttpRequest, project_id, asset_id) -> HttpResponse:
-    """One asset: a preview (the video plays its rendition when it has one), its metadata and its history."""
+    """One asset: a preview (the video plays its rendition when it has one), a download of the original, its metadata,
+    where it is used (its project, the batches that hold it) and its history (who did what, when, why)."""
     access = get_project_for_user(request.user, project_id)
     asset = get_object_or_404(
         Asset.objects.select_related("uploaded_by", "upload_session"), pk=asset_id, project=access.project
     )
-    return render(
-        request,
-        "assets/asset_detail.html",
-        {"access": access, "project": access.project, "asset": asset, "facts": asset_facts(asset), "tab": "assets"},
-    )
+    session = asset.upload_session
+    # Managers see every session of the project, uploaders their own (uploads/access.py): link only what opens.
+    session_visible = session is not None and (access.can_manage or session.created_by_id == request.user.pk)
+    events = list(asset.events.select_related("actor").order_by("-at", "-id")[: HISTORY_SHOWN + 1])
+    context = {
+        "access": access, "project": access.project, "asset": asset, "facts": asset_facts(asset), "tab": "assets",
+        "session_visible": session_visible,
+        "records": list(asset.records.select_related("batch").order_by("-created_at")),
+        "events": events[:HISTORY_SHOWN],
+        "earlier_events": len(events) > HISTORY_SHOWN,
+        # Assets added before the history was kept have no "added" event: the page says it from the asset row.
+        "added_recorded": any(event.action == AssetEvent.Action.ADDED for event in events) or len(events) > HISTORY_SHOWN,
+    }
+    return render(request, "assets/asset_detail.html", context)
 
 
 def asset_facts(asset: Asset) -> list[tuple[str, str]]:
