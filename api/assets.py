@@ -23,6 +23,8 @@ router = Router(tags=["Assets"])
 AssetType = Literal["image", "video"]
 AssetStatus = Literal[tuple(Asset.Status.values)]  # type: ignore[valid-type]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+# Files per bulk register or close: a drop of the browser's protocol.
+BULK_MAX = 100
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -80,6 +82,64 @@ class DuplicateOut(Schema):
     message: str
     existingId: UUID
     status: AssetStatus
+
+
+class BulkAssetIn(Schema):
+    name: Text = Field(min_length=1, max_length=255, description="Shown in the portal.")
+    fileName: Text = Field(min_length=1, max_length=255, description="The file's name, for display only.")
+    type: AssetType
+    fps: float | None = Field(None, gt=0, le=1000, allow_inf_nan=False, description="Videos: frames per second, if known.")
+    frameCount: int | None = Field(None, ge=1, le=10**9, description="Videos: number of frames, if known.")
+    externalId: Text | None = Field(None, max_length=255, description="Your own id for the asset.")
+    contextData: JsonObject | None = Field(None, description="Any JSON object, kept with the asset.")
+    sha256: Sha256 | None = Field(None, description="Hex sha256 of the file: duplicates are refused, the upload is checked.")
+    size: int | None = Field(None, ge=1, le=2**53, description="The file's size in bytes; the signed PUT then takes exactly that.")
+
+
+class BulkRegisterIn(Schema):
+    projectId: UUID | None = Field(None, description="The project every asset joins; without it, the library.")
+    organizationId: UUID | None = Field(
+        None, description="For library assets of someone in several organizations: which organization's library."
+    )
+    assets: list[BulkAssetIn] = Field(min_length=1, max_length=BULK_MAX, description=f"Up to {BULK_MAX} files per call.")
+
+
+class SignedPutOut(Schema):
+    url: str
+    headers: dict[str, str] = Field(description="Send exactly these headers with the PUT (they are signed).")
+
+
+class RefusalOut(Schema):
+    status: int = Field(description="409: the same content is already there; 422: the file cannot be taken.")
+    message: str
+    existingId: UUID | None = None
+    existingStatus: AssetStatus | None = None
+
+
+class BulkRegisteredOut(Schema):
+    asset: AssetOut | None = None
+    upload: SignedPutOut | None = Field(
+        None, description="A signed PUT of the whole file, for files with a declared size a single PUT takes."
+    )
+    refused: RefusalOut | None = None
+
+
+class BulkRegisterOut(Schema):
+    results: list[BulkRegisteredOut] = Field(description="One per file sent, in the same order.")
+
+
+class BulkCloseIn(Schema):
+    ids: list[UUID] = Field(min_length=1, max_length=BULK_MAX, description=f"Up to {BULK_MAX} asset ids per call.")
+
+
+class ClosedOut(Schema):
+    id: UUID
+    status: AssetStatus
+    refused: RefusalOut | None = None
+
+
+class BulkCloseOut(Schema):
+    results: list[ClosedOut] = Field(description="One per id sent, in the same order.")
 
 
 class UploadUrlOut(Schema):
@@ -167,10 +227,32 @@ def _get_asset(user, asset_id: UUID, *, write: bool = False) -> Asset:
     """An asset of the user's organizations (else 404); `write` needs the person who registered it or a manager."""
     asset = get_object_or_404(Asset.objects.for_user(user).select_related("project"), pk=asset_id)
     if write:
-        role = Membership.objects.filter(user=user, organization_id=asset.organization_id).values_list("role", flat=True).first()
+        _check_may_upload(user, [asset])
+    return asset
+
+
+def _check_may_upload(user, assets: list[Asset]) -> None:
+    """Refuses (403) unless the user may upload the file of every asset: the person who registered it, or a manager."""
+    roles = dict(
+        Membership.objects.filter(user=user, organization_id__in={asset.organization_id for asset in assets})
+        .values_list("organization_id", "role")
+    )
+    for asset in assets:
+        role = roles.get(asset.organization_id)
         if not role_can_upload(role) or not (asset.uploaded_by_id == user.pk or role_can_manage(role)):
             raise PermissionDenied("Only the person who registered this asset, or a manager, may upload its file.")
-    return asset
+
+
+def _get_assets(user, asset_ids: list[UUID], *, write: bool) -> list[Asset]:
+    """Assets of the user's organizations, in the order asked (any unknown id: 404); `write` as in _get_asset."""
+    found = Asset.objects.for_user(user).select_related("project").in_bulk(asset_ids)
+    missing = [asset_id for asset_id in asset_ids if asset_id not in found]
+    if missing:
+        raise ApiError(404, f"No asset {missing[0]} among yours.")
+    assets = [found[asset_id] for asset_id in dict.fromkeys(asset_ids)]
+    if write:
+        _check_may_upload(user, assets)
+    return assets
 
 
 def _library_organization(user, organization_id: UUID | None):
@@ -222,6 +304,69 @@ def register_asset(request: HttpRequest, payload: AssetIn):
     except single.DuplicateAsset as duplicate:
         return Status(409, {"message": duplicate.message, "existingId": duplicate.existing.pk, "status": duplicate.existing.status})
     return Status(201, asset_out(asset))
+
+
+def _refusal_out(refusal: single.UploadRefused) -> dict:
+    if isinstance(refusal, single.DuplicateAsset):
+        return {"status": 409, "message": refusal.message, "existingId": refusal.existing.pk,
+                "existingStatus": refusal.existing.status}
+    return {"status": refusal.status, "message": refusal.message}
+
+
+@router.post(
+    "/assets/bulk",
+    response={200: BulkRegisterOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut, 429: ErrorOut},
+    summary="Register many assets",
+)
+def register_assets(request: HttpRequest, payload: BulkRegisterIn):
+    """Registers up to 100 assets in one call, as `POST /assets` does one, and answers one result per file in order:
+    the new asset with a signed PUT of its whole file (send the headers given), or why it was refused (409 with the
+    existing asset's id for the same content, 422 for a file the project cannot take). Close the files sent with
+    `POST /assets/bulk/close`. Files a single PUT cannot take get no URL: open a multipart upload for them. 429 (and
+    nothing registered) when a daily quota, or the number of files waiting for their bytes, would be passed."""
+    user = request.auth
+    if payload.projectId is not None:
+        project = get_project_for_user(user, payload.projectId, need="upload").project
+        organization = project.organization
+    else:
+        project, organization = None, _library_organization(user, payload.organizationId)
+    files = [
+        single.FileToRegister(
+            name=item.name, file_name=item.fileName, asset_type=item.type, size=item.size, sha256=item.sha256 or "",
+            fps=item.fps, frame_count=item.frameCount, external_id=item.externalId or "", context_data=item.contextData,
+        )
+        for item in payload.assets
+    ]
+    results = []
+    for result in single.assets_register(user=user, organization=organization, project=project, files=files):
+        if isinstance(result, single.UploadRefused):
+            results.append({"refused": _refusal_out(result)})
+            continue
+        upload = single.asset_upload_put(asset=result)
+        if upload is not None:
+            upload = {"url": _absolute(request, upload["url"]), "headers": upload["headers"]}
+        results.append({"asset": asset_out(result), "upload": upload})
+    return {"results": results}
+
+
+@router.post(
+    "/assets/bulk/close",
+    response={200: BulkCloseOut, 404: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut},
+    summary="Close the upload of many assets",
+)
+def close_uploads(request: HttpRequest, payload: BulkCloseIn):
+    """Closes the uploads of up to 100 assets at once, as `DELETE /assets/{id}/upload` does one: their stored files
+    are checked side by side and processing starts. One result per id, in order: the asset's status, and for a file
+    that did not arrive or does not fit, the reason (the asset is then Upload Error; open its upload again to
+    retry). 404 when any id is not an asset you can see; 403 when you may not upload one of them."""
+    assets = _get_assets(request.auth, payload.ids, write=True)
+    results = []
+    for asset, result in zip(assets, single.assets_upload_close(assets=assets)):
+        if isinstance(result, single.UploadRefused):
+            results.append({"id": asset.pk, "status": asset.status, "refused": _refusal_out(result)})
+        else:
+            results.append({"id": asset.pk, "status": result.status})
+    return {"results": results}
 
 
 @router.get("/assets", response={200: list[AssetOut], 404: ErrorOut, 422: ValidationErrorOut}, summary="List assets")

@@ -119,6 +119,29 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ, sources_left: list[st
     return True
 
 
+def assets_verify_uploads(*, assets: list[Asset]) -> None:
+    """Checks the stored objects of these Uploading assets, read side by side (asset_verify_upload each). When reading
+    some object failed, the others are checked all the same and the first error is raised after, so a task retries
+    (or gives up on) only what is still Uploading."""
+    found = storage.inspect_many([asset.storage_key for asset in assets], return_exceptions=True)
+    failed = None
+    # The keys the transfers went to, once sealed, go in one request at the end instead of one each; the moves are
+    # recorded in one INSERT at the end (docs/ARCHITECTURE.md, "Asset history").
+    sealed_from: list[str] = []
+    try:
+        with AssetEvent.collecting():
+            for asset in assets:
+                stored = found[asset.storage_key]
+                if isinstance(stored, Exception):
+                    failed = failed or stored
+                else:
+                    asset_verify_upload(asset=asset, stored=stored, sources_left=sealed_from)
+    finally:
+        storage.delete_many(sealed_from)
+    if failed is not None:
+        raise failed
+
+
 def _queue(task: str, *args) -> None:
     # By name: assets.tasks imports this module, so it is not imported back (docs/ARCHITECTURE.md, "Layers").
     current_app.tasks[task].delay(*args)

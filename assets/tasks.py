@@ -57,25 +57,9 @@ UPLOADED = {"status": Asset.Status.UPLOADED}
 @shared_task(base=GivesUpOnFailure, works_on=UPLOADING_FILES, doing="checking the stored file", **STORAGE_TASK)
 def verify_uploads(asset_ids: list[str]) -> None:
     """Checks the stored objects of files whose transfer the client reported done (read side by side)."""
-    assets = list(Asset.objects.filter(pk__in=asset_ids, **UPLOADING_FILES).select_related("project", "upload_session"))
-    found = storage.inspect_many([asset.storage_key for asset in assets], return_exceptions=True)
-    failed = None
-    # The keys the transfers went to, once sealed, go in one request at the end instead of one each; the batch's moves
-    # are recorded in one INSERT at its end (docs/ARCHITECTURE.md, "Asset history").
-    sealed_from: list[str] = []
-    try:
-        with AssetEvent.collecting():
-            for asset in assets:
-                stored = found[asset.storage_key]
-                if isinstance(stored, Exception):
-                    failed = failed or stored
-                else:
-                    services.asset_verify_upload(asset=asset, stored=stored, sources_left=sealed_from)
-    finally:
-        storage.delete_many(sealed_from)
-    if failed is not None:
-        # Tried again (or given up on) for the files still Uploading: the others were checked just now.
-        raise failed
+    services.assets_verify_uploads(
+        assets=list(Asset.objects.filter(pk__in=asset_ids, **UPLOADING_FILES).select_related("project", "upload_session"))
+    )
 
 
 @shared_task(base=GivesUpOnFailure, works_on=UPLOADED, doing="processing the image", **MEDIA_TASK)

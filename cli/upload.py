@@ -2,8 +2,9 @@
 
     portal-upload --url https://portal.example.com --api-key aup_... --project PROJECT-ID photos/ clip.mp4
 
-Only the public API is used (the same calls as seed 001's tutorial): log in, register each file with its
-sha256, PUT the bytes to the signed URL (or in parts, for large files), close the upload session.
+Only the public API is used (seed 001's calls, in bulk): log in once, register the files with their sha256
+100 at a time (each answer carries the files' signed PUTs), PUT the bytes straight to storage, close them
+100 at a time. Files of 64 MiB and more go one by one, in parts.
 Files whose content is already in the project are skipped; after an interruption, running the same
 command again finishes the job without sending again what already arrived (the portal remembers each
 registered file by its sha256). Exits 0 when every file is in the project, 1 when some failed, 2 when
@@ -17,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ _RETRIES = 3
 _TRANSIENT_STATUSES = {429, 500, 502, 503, 504}
 # S3 takes at most 5 GiB in one PUT: larger files always go in parts.
 _MAX_SINGLE_PUT = 5 * 1024**3
+# Files registered, and closed, per call (the API's limit for POST /assets/bulk and /assets/bulk/close).
+BULK = 100
+_HASHERS = 2
 
 
 class CannotStart(Exception):
@@ -192,7 +196,42 @@ class Uploader:
         self._seen: dict[str, Path] = {}
         self._seen_lock = threading.Lock()
 
-    def upload(self, path: Path, external_id: str) -> Outcome:
+    def upload_all(self, files: list[tuple[Path, str]], jobs: int, report) -> None:
+        """Brings every file in; `report(outcome)` is called once per file, from any thread.
+
+        Files a single PUT takes go in drops of up to BULK files: one call registers a drop and answers its signed
+        PUTs, the PUTs go `jobs` at a time, one call closes what was sent. The next drop is registered while one is
+        still sending, so the connections never wait for the portal. Larger files go one by one, in parts.
+        """
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="send")
+        # Reading for the sha256 runs ahead of sending, in its own threads, so the PUTs never queue behind it.
+        hashers = ThreadPoolExecutor(max_workers=_HASHERS, thread_name_prefix="hash")
+        closers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="close")
+        in_flight = threading.Semaphore(2 * BULK)  # files registered but not yet sent: at most two drops
+        try:
+            drop: list[_Prepared] = []
+            for prepared in hashers.map(self._prepare, files):
+                if isinstance(prepared, Outcome):
+                    report(prepared)
+                elif prepared.size >= min(self.multipart_threshold, _MAX_SINGLE_PUT):
+                    pool.submit(self._upload_one, prepared, report)
+                else:
+                    drop.append(prepared)
+                    if len(drop) == BULK:
+                        self._send_drop(drop, pool, closers, in_flight, report)
+                        drop = []
+            if drop:
+                self._send_drop(drop, pool, closers, in_flight, report)
+            pool.shutdown(wait=True)
+            closers.shutdown(wait=True)
+        except KeyboardInterrupt:
+            for executor in (hashers, pool, closers):
+                executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        hashers.shutdown()
+
+    def _prepare(self, item: tuple[Path, str]) -> "_Prepared | Outcome":
+        path, external_id = item
         kind = asset_type(path, self.forced_type)
         if kind is None:
             return Outcome(path, "skipped", "not an image or video by its name (use --type to say which)")
@@ -206,10 +245,95 @@ class Uploader:
             first = self._seen.setdefault(sha256, path)
         if first != path:
             return Outcome(path, "duplicate", f"same content as {first}")
+        return _Prepared(path, external_id, kind, sha256, size)
+
+    def _upload_one(self, file: "_Prepared", report=None) -> Outcome:
         try:
-            return self._bring_in(path, external_id, kind, sha256, size)
+            outcome = self._bring_in(file.path, file.external_id, file.kind, file.sha256, file.size)
         except FileFailed as failure:
-            return Outcome(path, "failed", str(failure))
+            outcome = Outcome(file.path, "failed", str(failure))
+        if report is not None:
+            report(outcome)
+        return outcome
+
+    def _send_drop(self, drop: list["_Prepared"], pool, closers, in_flight, report) -> None:
+        for _ in drop:
+            in_flight.acquire()
+        try:
+            response = self.api.call("POST", "/assets/bulk", json={
+                "projectId": self.project,
+                "assets": [{"name": f.path.name, "fileName": f.path.name, "type": f.kind, "sha256": f.sha256,
+                            "size": f.size, "externalId": f.external_id[:255]} for f in drop],
+            })
+            if response.status_code != 200:
+                raise FileFailed(_message(response))
+            results = response.json()["results"]
+        except FileFailed as failure:
+            for file in drop:
+                in_flight.release()
+                report(Outcome(file.path, "failed", str(failure)))
+            return
+        sending: list[tuple[_Prepared, str, Future]] = []
+        for file, result in zip(drop, results):
+            refused, asset = result.get("refused"), result.get("asset")
+            if asset and result.get("upload"):
+                future = pool.submit(self._put_signed, file, result["upload"])
+                future.add_done_callback(lambda _: in_flight.release())
+                sending.append((file, asset["id"], future))
+                continue
+            in_flight.release()
+            if refused and refused["status"] == 409 and refused.get("existingStatus") != "uploading":
+                report(Outcome(file.path, "present", refused["message"], refused.get("existingId") or ""))
+            elif refused and refused["status"] != 409:
+                report(Outcome(file.path, "failed", refused["message"]))
+            else:
+                # Registered by an earlier run that did not finish, or too large for one PUT: one by one.
+                pool.submit(self._upload_one, file, report)
+        if sending:
+            _when_all_done([future for _, _, future in sending], lambda: closers.submit(self._close_drop, sending, report))
+
+    def _put_signed(self, file: "_Prepared", upload: dict) -> None:
+        headers = {**upload["headers"], "Content-Length": str(file.size)}
+        for attempt in range(_RETRIES + 1):
+            try:
+                with open(file.path, "rb") as handle:
+                    stored = self.api.http.put(upload["url"], data=_Counted(handle, file.size, self.progress),
+                                               headers=headers, timeout=self.api.timeout)
+                if stored.status_code == 200:
+                    return
+                problem = f"storage answered HTTP {stored.status_code}"
+                if stored.status_code not in _TRANSIENT_STATUSES:
+                    break
+            except OSError as error:
+                problem = str(error)
+            if attempt < _RETRIES:
+                time.sleep(min(2**attempt, 10))
+        raise FileFailed(f"The transfer failed: {problem}")
+
+    def _close_drop(self, sending: list, report) -> None:
+        sent = []
+        for file, asset_id, future in sending:
+            problem = future.exception()
+            if problem is None:
+                sent.append((file, asset_id))
+            else:
+                report(Outcome(file.path, "failed", str(problem), asset_id))
+        if not sent:
+            return
+        try:
+            response = self.api.call("POST", "/assets/bulk/close", json={"ids": [asset_id for _, asset_id in sent]})
+            if response.status_code != 200:
+                raise FileFailed(_message(response))
+            results = response.json()["results"]
+        except FileFailed as failure:
+            for file, asset_id in sent:
+                report(Outcome(file.path, "failed", str(failure), asset_id))
+            return
+        for (file, asset_id), result in zip(sent, results):
+            if result.get("refused"):
+                report(Outcome(file.path, "failed", result["refused"]["message"], asset_id))
+            else:
+                report(Outcome(file.path, "uploaded", "", asset_id, file.size))
 
     def _bring_in(self, path: Path, external_id: str, kind: str, sha256: str, size: int) -> Outcome:
         response = self.api.call(
@@ -306,6 +430,33 @@ class Uploader:
             time.sleep(min(2**attempt, 10))
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read once for its sha256, ready to register."""
+
+    path: Path
+    external_id: str
+    kind: str
+    sha256: str
+    size: int
+
+
+def _when_all_done(futures: list[Future], then) -> None:
+    """Calls `then()` once, from the thread that finishes the last of `futures`."""
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_):
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            then()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+
+
 class _Counted:
     """A file object that reports bytes to the progress bar as requests reads it."""
 
@@ -378,21 +529,22 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(files), enabled=not args.quiet)
     uploader = Uploader(api, args.project, forced_type=args.type, multipart_threshold=args.multipart_threshold, progress=progress)
     outcomes: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(args.jobs, 32))) as pool:
-        futures = [pool.submit(uploader.upload, path, external_id) for path, external_id in files]
-        try:
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes.append(outcome)
-                progress.file_done(outcome)
-                if not args.quiet or outcome.result == "failed":
-                    detail = f" ({outcome.message})" if outcome.message else ""
-                    print(f"{outcome.result:<9} {outcome.path}{detail}", flush=True)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            progress.finish()
-            print("Interrupted: run the same command again to finish; what arrived is not sent twice.", file=sys.stderr)
-            return 130
+    printing = threading.Lock()
+
+    def report(outcome: Outcome) -> None:
+        with printing:
+            outcomes.append(outcome)
+            progress.file_done(outcome)
+            if not args.quiet or outcome.result == "failed":
+                detail = f" ({outcome.message})" if outcome.message else ""
+                print(f"{outcome.result:<9} {outcome.path}{detail}", flush=True)
+
+    try:
+        uploader.upload_all(files, max(1, min(args.jobs, 32)), report)
+    except KeyboardInterrupt:
+        progress.finish()
+        print("Interrupted: run the same command again to finish; what arrived is not sent twice.", file=sys.stderr)
+        return 130
     progress.finish()
     counts = {result: sum(o.result == result for o in outcomes) for result in ("uploaded", "present", "duplicate", "skipped", "failed")}
     sent = sum(o.sent for o in outcomes)

@@ -212,6 +212,8 @@ if AWS_STORAGE_BUCKET_NAME:
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
                 retries={"max_attempts": 5, "mode": "standard"},
+                # One client per process (assets/storage/s3.py): its request threads and side-by-side reads share the pool.
+                max_pool_connections=32,
             ),
         },
     }

@@ -52,15 +52,16 @@ def quota_check(*, organization_id, user_id, adding_files: int, adding_bytes: in
             )
 
 
-def api_uploading_check(*, user_id) -> None:
+def api_uploading_check(*, user_id, adding: int = 1) -> None:
     """Raises UploadRefused (429) when the person already holds UPLOAD_SESSION_MAX_FILES files registered through the
-    API (outside upload sessions) whose bytes have not arrived: the session cap, for scripts. 429, not 409: to the
+    API (outside upload sessions) whose bytes have not arrived, counting the `adding` files about to be registered: the
+    session cap, for scripts. 429, not 409: to the
     API's clients a 409 means the file is a duplicate."""
     cap = settings.UPLOAD_SESSION_MAX_FILES
     waiting = Asset.objects.filter(
         uploaded_by_id=user_id, upload_session__isnull=True, status=Asset.Status.UPLOADING, source=Asset.Source.FILE
     ).count()
-    if waiting >= cap:
+    if waiting + adding > cap:
         hours = (settings.UPLOAD_URL_EXPIRY_SECONDS + settings.UPLOAD_ABANDONED_SECONDS) // 3600
         raise UploadRefused(
             f"You have {waiting:,} files registered through the API whose bytes have not arrived; at most {cap:,} may "
