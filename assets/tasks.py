@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from assets import services, storage
-from assets.models import Asset, AssetEvent
+from assets.models import Asset
 
 logger = logging.getLogger(__name__)
 
