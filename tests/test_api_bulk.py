@@ -8,7 +8,7 @@ import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from assets.models import Asset
+from assets.models import Asset, AssetEvent
 from tests.api import Api
 from tests.media_factory import make_jpeg
 
@@ -43,7 +43,7 @@ def _send(api: Api, upload: dict, data: bytes) -> int:
     return requests.put(upload["url"], data=data, headers=upload["headers"], timeout=30).status_code
 
 
-def test_each_file_gets_its_answer_in_the_order_sent(api, project):
+def test_each_file_gets_its_answer_in_the_order_sent(api, project, owner):
     project.allow_videos = False
     project.save()
     earlier = make_jpeg(16, 16)
@@ -62,6 +62,8 @@ def test_each_file_gets_its_answer_in_the_order_sent(api, project):
     }
     assert refused["refused"]["status"] == 422 and "does not take videos" in refused["refused"]["message"]
     assert Asset.objects.filter(project=project).count() == 2
+    added = AssetEvent.objects.get(asset_id=new["asset"]["id"])  # the history says who added it
+    assert (added.action, added.actor) == (AssetEvent.Action.ADDED, owner)
 
 
 def test_the_same_content_twice_in_one_call_is_registered_once(api, project):
