@@ -16,10 +16,10 @@ class AssetFilterForm(ListFilterForm):
     type = forms.ChoiceField(required=False, choices=[("", "All types"), *Asset.Type.choices])
     uploader = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Uploaded by")
 
-    def __init__(self, *args, organizations: list, **kwargs):
-        """`organizations`: those whose people the uploader filter offers."""
+    def __init__(self, *args, organizations: list, people: list | None = None, **kwargs):
+        """`organizations`: those whose people the uploader filter offers; `people`: those choices, when known already."""
         super().__init__(*args, **kwargs)
-        self.fields["uploader"].choices = people_choices(organizations, empty_label="Anyone")
+        self.fields["uploader"].choices = people if people is not None else people_choices(organizations, empty_label="Anyone")
 
 
 # The project filter's value for assets with no project: the organization's library.
@@ -65,7 +65,7 @@ class LibraryFilterForm(AssetFilterForm):
     field_order = ["q", "project", "status", "type", "uploader", "view", "captured_from", "captured_to", "sort"]
 
     def __init__(self, *args, organizations: list, projects: list, **kwargs):
-        """`organizations`: the person's organizations; `projects`: their projects (with `organization` loaded)."""
+        """`organizations`: the person's organizations; `projects`: their projects."""
         super().__init__(*args, organizations=organizations, **kwargs)
         choices: list = [("", "All projects"), (LIBRARY, "No project (library)")]
         if len(organizations) > 1:

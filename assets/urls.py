@@ -1,10 +1,15 @@
 from django.urls import path
 
-from assets import batch_views, views
+from assets import batch_views, library_views, views
 
 app_name = "assets"
 urlpatterns = [
-    path("assets/", views.library, name="library"),
+    path("assets/", library_views.library, name="library"),
+    path("assets/selection/", library_views.selection_change, name="selection"),
+    path("assets/selection/move/", library_views.selection_move, name="selection_move"),
+    path("assets/selection/batch/", library_views.selection_add_to_batch, name="selection_batch"),
+    path("assets/selection/retry/", library_views.selection_retry, name="selection_retry"),
+    path("assets/selection/delete/", library_views.selection_delete, name="selection_delete"),
     path("projects/<uuid:project_id>/assets/", views.asset_list, name="list"),
     path("projects/<uuid:project_id>/assets/<uuid:asset_id>/", views.asset_detail, name="detail"),
     path("projects/<uuid:project_id>/batches/", batch_views.batch_list, name="batches"),

@@ -5,10 +5,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.vary import vary_on_headers
 
-from assets.forms import AssetFilterForm, LibraryFilterForm
+from assets.forms import AssetFilterForm
 from assets.models import Asset, AssetEvent
-from projects.access import get_library_access, get_project_for_user
-from projects.models import Batch, Project
+from projects.access import get_project_for_user
+from projects.models import Batch
 from ui.htmx import wants_fragment
 
 
@@ -27,34 +27,6 @@ def asset_list(request: HttpRequest, project_id) -> HttpResponse:
         # The selection bar: the batches checked assets can go to (newest first).
         context["batches"] = list(Batch.objects.filter(project=access.project).only("id", "name")[:200])
     template = "assets/asset_list.html#results" if wants_fragment(request) else "assets/asset_list.html"
-    return render(request, template, context)
-
-
-# What a row of the Assets page shows (assets/_asset_table.html): keys for the thumbnail, the project's name, the
-# uploader's names, the session's view and capture date; never the rows' JSON columns or the session's.
-_LIBRARY_ROW_FIELDS = (
-    "organization_id", "project_id", "project__name", "upload_session_id", "upload_session__view_name",
-    "upload_session__capture_date", "uploaded_by_id", "uploaded_by__username", "uploaded_by__first_name",
-    "uploaded_by__last_name", "name", "original_filename", "asset_type", "size", "status", "error_reason",
-    "thumbnail_key", "created_at",
-)
-
-
-@login_required
-@vary_on_headers("HX-Request")
-def library(request: HttpRequest) -> HttpResponse:
-    """The top-level Assets page: every asset of the person's organizations, in their projects and their libraries,
-    filtered, searched, sorted and paginated in a constant number of queries."""
-    access = get_library_access(request.user)
-    projects = list(Project.objects.filter(organization__in=access.organization_ids).only("id", "name", "organization_id"))
-    form = LibraryFilterForm(request.GET, organizations=access.organizations, projects=projects)
-    assets = form.order(form.filter(Asset.objects.for_user(request.user)))
-    assets = assets.select_related("project", "uploaded_by", "upload_session").only(*_LIBRARY_ROW_FIELDS)
-    page = Paginator(assets, settings.ASSETS_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"access": access, "form": form, "page": page, "query": query.urlencode(), "tab": "library"}
-    template = "assets/library.html#results" if wants_fragment(request) else "assets/library.html"
     return render(request, template, context)
 
 

@@ -502,6 +502,8 @@ API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100, minimum=1)
 # Asset ids one request may add to a batch (seed 001: 1,000; more is refused whole with 422).
 BATCH_MAX_ASSETS_PER_REQUEST = env_int("BATCH_MAX_ASSETS_PER_REQUEST", 1000, minimum=1)
+# Assets one action of the Assets page (move, add to a batch, retry, delete) takes at once; more is refused whole.
+ASSETS_BULK_MAX = env_int("ASSETS_BULK_MAX", 1000, minimum=1)
 
 LOGGING = {
     "version": 1,
