@@ -6,14 +6,15 @@ with 100,000 assets, in SQL queries and server CPU milliseconds: prints JSON.
 Runs in one process through Django's test client, on the database DATABASE_URL names (PostgreSQL, as in
 production: Django creates and afterwards drops its test database `test_<name>`) or, without it, on SQLite in a
 temporary folder. S3 mode with signing only (no storage is contacted). One organization, its admin, a project
-holding `--project-assets` assets, `--session-files` of them in one open upload session, spread over every status.
+holding `--project-assets` assets, `--session-files` of them in one open upload session, spread over every status; the
+others Ready with a thumbnail (the Assets tab signs a thumbnail URL per row).
 
 Measured, each `--rounds` times after two warm-up requests (medians and the slowest reported):
   poll_nothing_changed   the session page's poll when no row changed since the last one (what most polls are)
   poll_100_changed       the poll that brings 100 changed rows (about what 2 s of a fast upload changes)
   poll_all_changed       the poll that brings every row of the session (a page that was away for a long time)
   assets_tab             the Assets tab, first page (the default order), as a full page
-  assets_tab_filtered    the Assets tab filtered by status (Ready), as the htmx fragment the filter form asks for
+  assets_tab_filtered    the Assets tab filtered by status (Uploaded), as the htmx fragment the filter form asks for
   assets_tab_last_page   the Assets tab's last page (the deepest offset)
 cpu_ms is time.process_time of this process around the request (the handler, the template, the test client's
 small wrapper); wall_ms adds the database server's time. queries counts the statements (CaptureQueriesContext).
@@ -83,8 +84,11 @@ def _populate(session_files: int, project_assets: int):
         rows = []
         for n in range(start, min(start + batch, project_assets)):
             in_session = n >= project_assets - session_files
-            status = statuses[n % len(statuses)]
+            # The session's files in every status; the project's earlier ones Ready with a thumbnail, as most are.
+            status = statuses[n % len(statuses)] if in_session else Asset.Status.READY
+            key = f"assets/{organization.pk}/{n:06d}/photo.jpg"
             rows.append(Asset(
+                storage_key=key, thumbnail_key=key.replace("photo.jpg", "thumbnail.jpg") if status == Asset.Status.READY else "",
                 organization_id=organization.pk, project_id=project.pk, uploaded_by_id=user.pk,
                 upload_session_id=session.pk if in_session else None, name=f"photo-{n:06d}.jpg",
                 original_filename=f"photo-{n:06d}.jpg", asset_type=Asset.Type.IMAGE, size=1 << 20,
@@ -169,7 +173,7 @@ def run(options) -> dict:
         last_page = -(-options.project_assets // 50)
         results["assets_tab"] = _measure(client, lambda: client.get(tab), options.rounds)
         results["assets_tab_filtered"] = _measure(
-            client, lambda: client.get(tab, {"status": Asset.Status.READY}, HTTP_HX_REQUEST="true"), options.rounds
+            client, lambda: client.get(tab, {"status": Asset.Status.UPLOADED}, HTTP_HX_REQUEST="true"), options.rounds
         )
         results["assets_tab_last_page"] = _measure(client, lambda: client.get(tab, {"page": last_page}), options.rounds)
     finally:

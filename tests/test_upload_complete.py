@@ -552,6 +552,52 @@ def test_a_put_url_is_the_one_boto3_signs(settings, monkeypatch, options):
     assert "X-Amz-Signature=" in ours and "X-Amz-Date=20261123T170509Z" in ours
 
 
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "download"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="path-style endpoint"),
+        pytest.param({"endpoint_url": "https://MinIO.example.com:9000", "region_name": "eu-central-1"}, id="https endpoint, own port"),
+        pytest.param(
+            {"endpoint_url": None, "region_name": "eu-west-1", "security_token": "session-token",
+             "client_config": Config(signature_version="s3v4", s3={"addressing_style": "virtual"})},
+            id="AWS, virtual-hosted, temporary credentials",
+        ),
+    ],
+)
+def test_a_get_url_is_the_one_boto3_signs(settings, monkeypatch, options, inline):
+    """GETs (a page of thumbnails signs one per row) go through the same signer as single PUTs: the URL must not differ,
+    the served type and disposition included."""
+    from tests import s3
+
+    default = s3.storage_settings("http://127.0.0.1:9", "assets-bucket")
+    settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": {**default["OPTIONS"], **options}}}
+    frozen = lambda *a, **k: datetime(2026, 11, 23, 17, 5, 9)  # noqa: E731
+    monkeypatch.setattr("botocore.auth.get_current_datetime", frozen)
+    monkeypatch.setattr("assets.storage.s3.get_current_datetime", frozen)
+    key = "assets/org/asset/0123abcd~x y+é.jpg"
+
+    boto3_client = default_storage.connection.meta.client
+    through_boto3 = []
+    boto3_client.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda **kwargs: through_boto3.append(1), unique_id="count-get-signing"
+    )
+
+    ours = storage.presign("get", key, content_type="image/jpeg", filename="Pförtner 1.jpg", inline=inline, expires=900)["url"]
+
+    assert through_boto3 == []  # signed without boto3's request pipeline
+    boto3_client.meta.events.unregister("provide-client-params.s3.GetObject", unique_id="count-get-signing")
+    served_type, disposition = storage.response_headers("image/jpeg", "Pförtner 1.jpg", inline=inline)
+    theirs = boto3_client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": "assets-bucket", "Key": key, "ResponseContentType": served_type,
+                "ResponseContentDisposition": disposition},
+        ExpiresIn=900,
+    )
+    assert ours == theirs
+    assert ("inline" if inline else "attachment") in disposition and "response-content-disposition=" in ours
+
+
 # --- a transfer overtaken by a resume ----------------------------------------------------------------
 
 

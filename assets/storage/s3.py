@@ -101,7 +101,12 @@ class S3Backend:
 
     def presign(self, operation, key, *, size, sha256, headers, upload_id, part_number, served, expires) -> str:
         if operation == "put":
-            return self._presign_put(key, size=size, headers=headers, expires=expires)
+            signed = ({"content-length": str(size)} if size is not None else {}) | headers
+            return self._presign_fast("PUT", key, query={}, headers=signed, expires=expires)
+        if operation == "get":
+            # One URL per row of a page of thumbnails: the same signer as single PUTs.
+            query = {"response-content-type": served[0], "response-content-disposition": served[1]}
+            return self._presign_fast("GET", key, query=query, headers={}, expires=expires)
         params: dict = {"Bucket": self.bucket, "Key": key}
         if operation == "create_multipart":
             client_method = "create_multipart_upload"
@@ -119,9 +124,6 @@ class S3Backend:
         elif operation == "list_parts":
             client_method = "list_parts"
             params["UploadId"] = upload_id
-        else:
-            client_method = "get_object"
-            params["ResponseContentType"], params["ResponseContentDisposition"] = served
         return self.client.generate_presigned_url(client_method, Params=params, ExpiresIn=expires)
 
     @functools.cached_property
@@ -139,21 +141,22 @@ class S3Backend:
             host = f"{host}:{probe.port}"
         return _PutSigning(f"{probe.scheme}://{probe.netloc}", host, probe.path[:-1], client.meta.region_name, credentials)
 
-    def _presign_put(self, key: str, *, size, headers, expires) -> str:
-        """A presigned single PUT (AWS Signature Version 4, query parameters, unsigned payload).
+    def _presign_fast(self, method: str, key: str, *, query: dict[str, str], headers: dict[str, str], expires: int) -> str:
+        """A presigned single PUT or GET (AWS Signature Version 4, query parameters, unsigned payload), signing
+        `headers` and carrying the request's own `query` parameters (a GET's response-content-type, ...).
 
-        Byte for byte the URL boto3's generate_presigned_url("put_object") gives at the same second
-        (tests/test_upload_complete.py compares them for path-style and virtual-hosted buckets, with and without
-        temporary credentials), at a sixth to a tenth of its cost: boto3 runs its request pipeline (parameter
-        validation, endpoint rules, event hooks) and derives the signing key again for every URL, and a drop signs one
-        URL per file. The signing key is derived once per day and region.
+        Byte for byte the URL boto3's generate_presigned_url("put_object" / "get_object") gives at the same second
+        (tests/test_upload_complete.py and tests/test_storage_attacks.py compare them for path-style and
+        virtual-hosted buckets, with and without temporary credentials), at a sixth to a tenth of its cost: boto3 runs
+        its request pipeline (parameter validation, endpoint rules, event hooks) and derives the signing key again for
+        every URL, and a drop signs one URL per file, a page of thumbnails one per row. The signing key is derived once
+        per day and region.
         """
         target = self.put_signing
         credentials = target.credentials.get_frozen_credentials()
         amz_date = get_current_datetime().strftime("%Y%m%dT%H%M%SZ")
         scope = f"{amz_date[:8]}/{target.region}/s3/aws4_request"
-        signed = {"content-length": str(size)} if size is not None else {}
-        signed |= {name.lower(): " ".join(value.split()) for name, value in headers.items()}
+        signed = {name.lower(): " ".join(value.split()) for name, value in headers.items()}
         signed["host"] = target.host
         names = sorted(signed)
         # Query parameters, percent-encoded as SigV4 asks; the names, the algorithm, the date and the expiry are
@@ -167,11 +170,13 @@ class S3Backend:
         }
         if credentials.token:
             encoded["X-Amz-Security-Token"] = quote(credentials.token, safe="-_.~")
+        requested = {name: quote(value, safe="-_.~") for name, value in query.items()}
+        every = requested | encoded
         path = target.path + quote(key, safe="/~")
         canonical_request = "\n".join([
-            "PUT",
+            method,
             path,
-            "&".join(f"{name}={encoded[name]}" for name in sorted(encoded)),
+            "&".join(f"{name}={every[name]}" for name in sorted(every)),
             *(f"{name}:{signed[name]}" for name in names),
             "",
             ";".join(names),
@@ -183,7 +188,7 @@ class S3Backend:
         signature = hmac.new(
             _signing_key(credentials.secret_key, amz_date[:8], target.region), string_to_sign.encode(), hashlib.sha256
         ).hexdigest()
-        parameters = "&".join(f"{name}={value}" for name, value in encoded.items())
+        parameters = "&".join(f"{name}={value}" for name, value in every.items())
         return f"{target.origin}{path}?{parameters}&X-Amz-Signature={signature}"
 
     # --- what arrived, and the stored bytes -------------------------------------------------------------
