@@ -10,6 +10,7 @@ urlpatterns = [
     path("projects/<uuid:project_id>/uploads/new/", views.session_new, name="new"),
     path(session, views.session_detail, name="detail"),
     path(session + "changes/", views.session_changes, name="changes"),
+    path(session + "report.csv", views.session_report, name="report"),
     path(session + "files/", views.register_files, name="register"),
     path(session + "sign/", views.sign_request, name="sign"),
     path(session + "complete/", views.complete_files, name="complete"),

@@ -8,7 +8,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -18,6 +20,7 @@ from django_htmx.http import HttpResponseLocation, HttpResponseStopPolling
 from assets.models import Asset
 from projects.access import get_project_for_user
 from ui.htmx import wants_fragment
+from ui.spreadsheets import csv_lines
 from uploads import imports, services
 from uploads.access import get_session_for_user, get_session_to_send
 from uploads.forms import SessionFilterForm, UploadSessionForm
@@ -115,6 +118,21 @@ def session_detail(request: HttpRequest, project_id, session_id) -> HttpResponse
     context = _detail_context(request, access, session, assets=_rows(session, Asset.objects.filter(upload_session=session)))
     context |= import_context(request, session, can_add=context["can_add"])
     return render(request, "uploads/session_detail.html", context)
+
+
+@login_required
+@require_GET
+def session_report(request: HttpRequest, project_id, session_id) -> StreamingHttpResponse:
+    """The session's report as a CSV file, one row per file (name, size, sha256, status, reason, asset id), for those
+    who may see the session (uploads/access.py); streamed, so a 1,500-file session costs constant memory."""
+    _, session = get_session_for_user(request.user, project_id, session_id)
+    # The view name is the uploader's words: only its slug reaches the file name.
+    name = f"{slugify(session.view_name) or 'session'}-{session.capture_date:%Y-%m-%d}-report.csv"
+    return StreamingHttpResponse(
+        csv_lines(services.SESSION_REPORT_HEADER, services.session_report_rows(session)),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(True, name)},
+    )
 
 
 # What a file row shows (_file_rows.html): a poll loads hundreds of rows, so none of the columns it leaves unread
