@@ -116,11 +116,13 @@ def assets_move(*, access: LibraryAccess, user, assets: list[Asset], project: Pr
             if not Asset.objects.filter(pk=asset.pk, project_id=asset.project_id, status__in=SETTLED).update(project=project):
                 raise AssetsRefused(f"“{asset.name}” changed while it was being moved. Nothing was moved: reload the page and try again.", status=409)
         where = {a.pk: (a.project.name if a.project_id else "the library") for a in moving}
-        for asset in moving:
-            asset_events_record(
-                assets=[asset], action=AssetEvent.Action.MOVED, actor=user,
-                reason=f"Moved from {where[asset.pk]} to {project.name}",
-            )
+        # One INSERT for all their events, however many moved (docs/ARCHITECTURE.md, "Asset history").
+        with AssetEvent.collecting():
+            for asset in moving:
+                asset_events_record(
+                    assets=[asset], action=AssetEvent.Action.MOVED, actor=user,
+                    reason=f"Moved from {where[asset.pk]} to {project.name}",
+                )
     return len(moving)
 
 
@@ -147,7 +149,8 @@ def assets_retry(*, access: LibraryAccess, user, assets: list[Asset]) -> Retried
         for a in failed if a.source != Asset.Source.FILE
     ]
     stored = storage.inspect_many([a.storage_key for a in uploaded], 1, return_exceptions=True) if uploaded else {}
-    with transaction.atomic():
+    # One INSERT for the retries' events at the end, inside the transaction (docs/ARCHITECTURE.md, "Asset history").
+    with transaction.atomic(), AssetEvent.collecting():
         for asset in uploaded:
             if not isinstance(stored.get(asset.storage_key), tuple):
                 result.skipped.append((asset, "its file is no longer stored: add it again with Add Assets"))

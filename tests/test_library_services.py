@@ -184,3 +184,39 @@ def queued_verifications(monkeypatch) -> list:
     queued: list = []
     monkeypatch.setattr("assets.services._queue", lambda task, *args: queued.append(args[0]) if task == "assets.tasks.verify_uploads" else None)
     return queued
+
+
+def _event_inserts(queries) -> int:
+    return sum(1 for q in queries if q["sql"].startswith('INSERT INTO "assets_assetevent"'))
+
+
+def test_moving_many_assets_records_their_history_in_one_insert(organization, member, harbour):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assets = [library_asset(organization, name=f"m{n}.jpg", sha256=f"{n:064x}", status=S.READY) for n in range(12)]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert _move(member, assets, harbour) == 12
+
+    assert _event_inserts(queries) == 1
+    assert AssetEvent.objects.filter(action=AssetEvent.Action.MOVED, actor=member).count() == 12
+
+
+def test_retrying_many_assets_records_their_history_in_one_insert(organization, project, member, queued_verifications):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    failed = []
+    for n in range(8):
+        asset = make_asset(project, name=f"r{n}.jpg", status=S.UPLOAD_ERROR, error_reason="The portal gave up processing.",
+                           storage_key=f"assets/{organization.pk}/r{n}/original.jpg", size=5)
+        storage.write(asset.storage_key, io.BytesIO(b"bytes"))
+        failed.append(asset)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = assets_retry(access=get_library_access(member), user=member, assets=failed)
+
+    assert len(result.retried) == 8
+    assert _event_inserts(queries) == 1
+    assert AssetEvent.objects.filter(action=AssetEvent.Action.RETRIED, actor=member).count() == 8
