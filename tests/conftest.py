@@ -166,6 +166,24 @@ def s3_endpoint():
         yield endpoint
 
 
+@pytest.fixture(scope="session")
+def gcs_endpoint(tmp_path_factory):
+    """gcp-storage-emulator, started once for the whole run (tests/cloud_emulators.py)."""
+    from tests import cloud_emulators
+
+    with cloud_emulators.gcs_emulator(tmp_path_factory.mktemp("gcs-emulator")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def azurite_endpoint(tmp_path_factory):
+    """Azurite's blob service, started once for the whole run; its well-known account's URL (tests/cloud_emulators.py)."""
+    from tests import cloud_emulators
+
+    with cloud_emulators.azurite(tmp_path_factory.mktemp("azurite")) as account_url:
+        yield account_url
+
+
 @pytest.fixture
 def s3_storage(settings, s3_endpoint):
     """The default storage is a fresh bucket on the S3-compatible endpoint; returns the bucket name."""

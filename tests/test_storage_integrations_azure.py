@@ -17,7 +17,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from assets.models import Asset
-from tests import cloud_emulators
 from tests.cloud_emulators import AZURITE_ACCOUNT, AZURITE_KEY
 from tests.imports_support import eager_fetching, open_session  # noqa: F401
 from tests.media_factory import make_jpeg, make_png
@@ -46,15 +45,17 @@ def _sas(*, expiry: timedelta, permission: str = "rl") -> str:
 
 
 @pytest.fixture(scope="module")
-def azure(tmp_path_factory):
-    """Azurite with a container holding three images under photos/; yields its account URL and the blobs."""
-    with cloud_emulators.azurite(tmp_path_factory.mktemp("azurite")) as account_url:
-        service = BlobServiceClient(account_url, credential={"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY})
-        container = service.create_container(CONTAINER)
-        objects = {"photos/gate one.jpg": make_jpeg(64, 48), "photos/gate-2.png": make_png(50, 40), "photos/copy.jpg": make_jpeg(64, 48)}
-        for key, body in objects.items():
-            container.upload_blob(key, body)
-        yield {"account_url": account_url, "objects": objects}
+def azure(azurite_endpoint):
+    """Azurite with a container holding three images under photos/: its account URL and the blobs."""
+    service = BlobServiceClient(azurite_endpoint, credential={"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY})
+    # Azurite lives for the whole run; pytest may set this fixture up more than once in it.
+    container = service.get_container_client(CONTAINER)
+    if not container.exists():
+        container.create_container()
+    objects = {"photos/gate one.jpg": make_jpeg(64, 48), "photos/gate-2.png": make_png(50, 40), "photos/copy.jpg": make_jpeg(64, 48)}
+    for key, body in objects.items():
+        container.upload_blob(key, body, overwrite=True)
+    return {"account_url": azurite_endpoint, "objects": objects}
 
 
 def _integration(organization, owner, account_url, *, credential=KEY, secret=AZURITE_KEY, container=CONTAINER, prefix=""):

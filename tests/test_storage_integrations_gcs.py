@@ -36,14 +36,15 @@ def loopback_allowed(settings):
 
 
 @pytest.fixture(scope="module")
-def google(tmp_path_factory):
+def google(gcs_endpoint):
     """The emulator with a bucket holding three images under photos/, the token endpoint, and the keys:
     `known` (Google grants it tokens) and `unknown` (a key Google never issued)."""
-    workdir = tmp_path_factory.mktemp("gcs")
+    endpoint = gcs_endpoint
     known = cloud_emulators.new_private_key()
-    with cloud_emulators.gcs_emulator(workdir) as endpoint, cloud_emulators.google_token_endpoint([known]) as token_uri:
+    with cloud_emulators.google_token_endpoint([known]) as token_uri:
         admin = gcs.Client(project="survey", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint})
-        bucket = admin.create_bucket(BUCKET)
+        # The emulator lives for the whole run; pytest may set this fixture up more than once in it.
+        bucket = admin.lookup_bucket(BUCKET) or admin.create_bucket(BUCKET)
         objects = {"photos/gate one.jpg": make_jpeg(64, 48), "photos/gate-2.png": make_png(50, 40), "photos/copy.jpg": make_jpeg(64, 48)}
         for key, body in objects.items():
             bucket.blob(key).upload_from_string(body)

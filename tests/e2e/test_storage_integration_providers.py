@@ -25,22 +25,18 @@ def _labels(page) -> list[str]:
 
 
 def test_gcs_and_azure_integrations_are_added_with_their_own_fields_and_validated(
-    live_server, organization, owner, screens_dir, settings, tmp_path
+    live_server, organization, owner, screens_dir, settings, gcs_endpoint, azurite_endpoint
 ):
     settings.URL_IMPORT_ALLOW_PRIVATE_ADDRESSES = True  # the emulators listen on loopback
     settings.URL_IMPORT_CONNECT_TIMEOUT, settings.URL_IMPORT_READ_TIMEOUT = 2, 5
     known = cloud_emulators.new_private_key()
-    with (
-        cloud_emulators.gcs_emulator(tmp_path) as gcs_endpoint,
-        cloud_emulators.google_token_endpoint([known]) as token_uri,
-        cloud_emulators.azurite(tmp_path) as account_url,
-        chromium_page() as page,
-    ):
+    account_url = azurite_endpoint
+    with cloud_emulators.google_token_endpoint([known]) as token_uri, chromium_page() as page:
         gcs.Client(project="survey", credentials=AnonymousCredentials(), client_options={"api_endpoint": gcs_endpoint}).create_bucket(
-            "survey-photos").blob("photos/one.jpg").upload_from_string(make_jpeg())
+            "survey-browser").blob("photos/one.jpg").upload_from_string(make_jpeg())
         service = BlobServiceClient(account_url, credential={"account_name": AZURITE_ACCOUNT, "account_key": AZURITE_KEY})
-        service.create_container("survey-photos").upload_blob("photos/one.jpg", make_jpeg())
-        sas = generate_container_sas(AZURITE_ACCOUNT, "survey-photos", account_key=AZURITE_KEY,
+        service.create_container("survey-browser").upload_blob("photos/one.jpg", make_jpeg())
+        sas = generate_container_sas(AZURITE_ACCOUNT, "survey-browser", account_key=AZURITE_KEY,
                                      permission=ContainerSasPermissions(read=True, list=True), expiry=datetime.now(UTC) + timedelta(hours=1))
 
         log_in(page, live_server, owner)
@@ -49,7 +45,7 @@ def test_gcs_and_azure_integrations_are_added_with_their_own_fields_and_validate
         page.wait_for_selector("#id_service_account_key")
         assert _labels(page) == ["Name", "Bucket", "Prefix", "Service-account key (JSON)", "Endpoint URL"]
         page.fill("#id_name", "Survey photos (GCS)")
-        page.fill("#id_bucket", "survey-photos")
+        page.fill("#id_bucket", "survey-browser")
         page.fill("#id_prefix", "photos/")
         page.fill("#id_service_account_key", '{"type": "authorized_user"}')
         page.fill("#id_endpoint_url", gcs_endpoint)
@@ -67,7 +63,7 @@ def test_gcs_and_azure_integrations_are_added_with_their_own_fields_and_validate
         assert _labels(page) == ["Name", "Storage account", "Container", "Prefix", "Sign in with", "SAS token or account key", "Endpoint URL"]
         page.fill("#id_name", "Survey photos (Azure)")
         page.fill("#id_account", AZURITE_ACCOUNT)
-        page.fill("#id_container", "survey-photos")
+        page.fill("#id_container", "survey-browser")
         page.fill("#id_prefix", "photos/")
         page.get_by_label("SAS token", exact=True).check()
         page.fill("#id_azure_secret", "not-a-token")
