@@ -161,6 +161,9 @@ export class RowPainter {
       // A bar without a value yet has no aria-valuenow (WAI-ARIA's progressbar): screen readers then say it is busy.
       if (indeterminate) bar.removeAttribute("aria-valuenow");
       else bar.setAttribute("aria-valuenow", String(percent));
+      // A failed transfer's bar is red: screen readers hear "Failed" rather than how far it got.
+      if (record.state === "failed") bar.setAttribute("aria-valuetext", "Failed");
+      else bar.removeAttribute("aria-valuetext");
       fill.style.transform = `scaleX(${record.progress})`;
       fill.className = record.state === "failed" ? "is-error" : record.state === "verifying" ? "is-done" : "";
     }
