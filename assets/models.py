@@ -121,6 +121,18 @@ class Asset(models.Model):
                 name="asset_api_uploading",
             ),
             models.Index(fields=["status_changed_at"], condition=models.Q(status="uploading"), name="asset_uploading_since"),
+            # A session's files per status, read from the index alone (COUNT(id) needs the id: included where the database
+            # can): the session page's summary on every poll, the Uploads tab's counts (docs/CAPACITY.md, "Indexes").
+            models.Index(fields=["upload_session", "status"], include=["id"], name="asset_session_status"),
+            # The orphan sweep asks which stored objects any asset refers to, by all three keys (storage_sweep_orphans).
+            models.Index(fields=["thumbnail_key"], name="asset_thumbnail_key"),
+            models.Index(fields=["rendition_key"], name="asset_rendition_key"),
+            # Videos being processed, for the stalled-preprocessing sweep (assets_recover_stalled): a few rows of millions.
+            models.Index(
+                fields=["status", "status_changed_at"],
+                condition=models.Q(status__in=["preprocessing", "recovering_preprocessing"]),
+                name="asset_processing",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -265,6 +265,24 @@ def test_the_tab_shows_a_page_of_sessions_at_a_time(manager_client, url, project
     assert _view_names(third) == ["Camera 20", "Camera 21", "Camera 22"]
 
 
+def test_files_are_counted_for_the_sessions_of_the_page_only(manager_client, url, project, member, settings):
+    # Counted before paginating, a large project's tab read every file of every session (docs/CAPACITY.md).
+    settings.ASSETS_PAGE_SIZE = 10
+    sessions = [_session(project, member, f"Camera {n:02}", age_minutes=n) for n in range(12)]
+    for n, session in enumerate(sessions):
+        _files(session, ready=n % 3, upload_error=1)
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = table_rows(manager_client.get(url, {"page": 2}).content)
+
+    assert [(row["View name"], row["Files"], row["Ready"]) for row in rows] == [("Camera 10", "2", "1"), ("Camera 11", "3", "2")]
+    counting = [query["sql"] for query in captured if 'COUNT("assets_asset"' in query["sql"]]
+    assert len(counting) == 1
+    assert sorted(re.findall("|".join(session.pk.hex for session in sessions), counting[0])) == sorted(
+        session.pk.hex for session in sessions[10:]
+    )
+
+
 def test_managers_filter_sessions_by_status_uploader_and_view_name(manager_client, url, project, member, manager):
     _session(project, member, "North gate, camera 2", status=UploadSession.Status.COMPLETE)
     _session(project, member, "North gate, camera 3", age_minutes=1)

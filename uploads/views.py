@@ -42,10 +42,13 @@ def session_list(request: HttpRequest, project_id) -> HttpResponse:
     if not access.can_manage:
         sessions = sessions.filter(created_by=request.user)
     form = SessionFilterForm(request.GET, organization=access.project.organization, can_manage=access.can_manage)
-    sessions = form.filter(sessions).with_file_counts().annotate(
+    sessions = form.filter(sessions).annotate(
         in_progress=Case(When(status=UploadSession.Status.COMPLETE, then=Value(1)), default=Value(0), output_field=IntegerField()),
     ).order_by("in_progress", "-created_at", "-id")
     page = Paginator(sessions, settings.ASSETS_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Files are counted for the page's sessions only: counted before paginating, every view of a large project's tab
+    # read all its files (21 s at a million; docs/CAPACITY.md, "Indexes").
+    page.object_list = list(sessions.filter(pk__in=[session.pk for session in page.object_list]).with_file_counts())
     query = request.GET.copy()
     query.pop("page", None)
     return render(
