@@ -5,6 +5,7 @@ from assets import batch_views, library_views, views
 app_name = "assets"
 urlpatterns = [
     path("assets/", library_views.library, name="library"),
+    path("assets/<uuid:asset_id>/", views.library_asset_detail, name="library_detail"),
     path("assets/selection/", library_views.selection_change, name="selection"),
     path("assets/selection/move/", library_views.selection_move, name="selection_move"),
     path("assets/selection/batch/", library_views.selection_add_to_batch, name="selection_batch"),

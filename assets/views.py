@@ -2,12 +2,12 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.vary import vary_on_headers
 
 from assets.forms import AssetFilterForm
 from assets.models import Asset, AssetEvent
-from projects.access import get_project_for_user
+from projects.access import get_library_access, get_project_for_user
 from projects.models import Batch
 from ui.htmx import wants_fragment
 
@@ -42,12 +42,37 @@ def asset_detail(request: HttpRequest, project_id, asset_id) -> HttpResponse:
     asset = get_object_or_404(
         Asset.objects.select_related("uploaded_by", "upload_session"), pk=asset_id, project=access.project
     )
+    context = _detail_context(request, asset, can_manage=access.can_manage)
+    context |= {"access": access, "project": access.project, "tab": "assets"}
+    return render(request, "assets/asset_detail.html", context)
+
+
+@login_required
+def library_asset_detail(request: HttpRequest, asset_id) -> HttpResponse:
+    """An asset of the person's organizations by its id alone, as the Assets page links it: one of a project opens on
+    its project's page, one of the library (no project yet) here. Another organization's id answers 404."""
+    access = get_library_access(request.user)
+    asset = get_object_or_404(
+        Asset.objects.for_user(request.user).select_related("uploaded_by", "upload_session"), pk=asset_id
+    )
+    if asset.project_id is not None:
+        return redirect("assets:detail", asset.project_id, asset.pk)
+    context = _detail_context(request, asset, can_manage=access.can_manage_in(asset.organization_id))
+    context |= {"project": None, "organization": next(o for o in access.organizations if o.pk == asset.organization_id),
+                "tab": "library"}
+    return render(request, "assets/asset_detail.html", context)
+
+
+def _detail_context(request: HttpRequest, asset: Asset, *, can_manage: bool) -> dict:
+    """What the asset page shows besides the asset: facts, its upload session (linked when the person may open it),
+    the records that hold it, and its history newest first."""
     session = asset.upload_session
     # Managers see every session of the project, uploaders their own (uploads/access.py): link only what opens.
-    session_visible = session is not None and (access.can_manage or session.created_by_id == request.user.pk)
+    session_visible = session is not None and (can_manage or session.created_by_id == request.user.pk)
     events = list(asset.events.select_related("actor").order_by("-at", "-id")[: HISTORY_SHOWN + 1])
-    context = {
-        "access": access, "project": access.project, "asset": asset, "facts": asset_facts(asset), "tab": "assets",
+    return {
+        "asset": asset,
+        "facts": asset_facts(asset),
         "session_visible": session_visible,
         "records": list(asset.records.select_related("batch").order_by("-created_at")),
         "events": events[:HISTORY_SHOWN],
@@ -55,7 +80,6 @@ def asset_detail(request: HttpRequest, project_id, asset_id) -> HttpResponse:
         # Assets added before the history was kept have no "added" event: the page says it from the asset row.
         "added_recorded": any(event.action == AssetEvent.Action.ADDED for event in events) or len(events) > HISTORY_SHOWN,
     }
-    return render(request, "assets/asset_detail.html", context)
 
 
 def asset_facts(asset: Asset) -> list[tuple[str, str]]:

@@ -162,4 +162,38 @@ def test_a_file_that_has_not_arrived_offers_no_download(member_client, project):
 
     page = _page(member_client, project, asset)
 
-    assert "Download original" not in page and "downloadable once it has arrived" in page
+    assert "Download original" not in page and "Downloadable once it has arrived" in page
+
+
+# --- an asset of the organization's library (no project yet) ---------------------------------------------------------
+
+@pytest.fixture
+def library_asset(organization, member):
+    return Asset.objects.create(organization=organization, project=None, name="loose.jpg", original_filename="loose.jpg",
+                                asset_type="image", status=Asset.Status.READY, uploaded_by=member, storage_key="assets/x/loose.jpg")
+
+
+def test_a_library_asset_has_a_page_that_says_it_is_in_the_library(viewer_client, library_asset, owner):
+    asset_events_record(assets=[library_asset], action=AssetEvent.Action.ADDED, actor=owner)
+
+    response = viewer_client.get(reverse("assets:library_detail", args=[library_asset.pk]))
+
+    page = text_of(response.content)
+    assert response.status_code == 200
+    assert "Project Library no project yet" in page
+    assert "Added Alice Admin" in page
+
+
+def test_the_assets_page_links_a_library_asset_to_its_page(member_client, library_asset):
+    page = member_client.get(reverse("assets:library")).content.decode()
+    assert reverse("assets:library_detail", args=[library_asset.pk]) in page
+
+
+def test_an_asset_of_a_project_opens_on_its_projects_page(member_client, project, video):
+    response = member_client.get(reverse("assets:library_detail", args=[video.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("assets:detail", args=[project.pk, video.pk])
+
+
+def test_another_organizations_library_asset_answers_404(outsider_client, library_asset):
+    assert outsider_client.get(reverse("assets:library_detail", args=[library_asset.pk])).status_code == 404
+    assert outsider_client.get(reverse("assets:library_detail", args=[uuid.uuid4()])).status_code == 404

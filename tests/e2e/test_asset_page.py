@@ -48,3 +48,26 @@ def test_the_asset_page_shows_usage_and_history_and_downloads_the_original(
     assert download.value.suggested_filename == "north-gate-0412.jpg"
     with open(download.value.path(), "rb") as saved:
         assert saved.read() == data
+
+
+def test_a_library_asset_opens_from_the_assets_page(live_server, organization, owner, screens_dir, browser_page):
+    from playwright.sync_api import expect
+
+    from assets.models import Asset, AssetEvent
+    from assets.services import asset_events_record
+
+    asset = Asset.objects.create(organization=organization, project=None, name="dock-7.mp4", original_filename="dock-7.mp4",
+                                 asset_type="video", status=Asset.Status.UPLOAD_ERROR, uploaded_by=owner,
+                                 error_reason="The video has no frames.")
+    asset_events_record(assets=[asset], action=AssetEvent.Action.ADDED, actor=owner, to_status=Asset.Status.UPLOADING)
+
+    page = browser_page
+    _log_in(page, live_server, owner)
+    page.goto(live_server.url + reverse("assets:library"))
+    page.get_by_role("link", name="dock-7.mp4").click()
+
+    expect(page.get_by_role("heading", name="dock-7.mp4", level=1)).to_be_visible()
+    expect(page.get_by_role("region", name="Where it is used")).to_contain_text("Library")
+    expect(page.get_by_role("link", name="Download original")).to_have_count(0)
+    page.screenshot(path=screens_dir / "asset-detail-library.png", full_page=True)
+    assert blocking_violations(page) == []
