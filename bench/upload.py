@@ -1304,6 +1304,7 @@ def baseline_worker(job_path: str) -> None:
         django.setup()
         from assets import storage
 
+        hold_keys([f"{job['prefix']}/{index:04}.jpg" for index in range(len(manifest))], manifest)
         method = (f"requests.put ({threads} threads, one keep-alive session each) to URLs signed in this process by "
                   "assets.storage.presign('put', key, size, sha256, content_type) with the portal's settings, "
                   "served by the same gunicorn (the embedded storage has no S3 API); sha256 precomputed")
@@ -1448,6 +1449,25 @@ def browser_floor_run(mode, manifest, options, env, base_url, work, web, moto) -
     }
 
 
+def hold_keys(keys: list[str], manifest: list[dict]) -> None:
+    """The embedded endpoint takes bytes only for a file still Uploading under exactly that key (docs/SECURITY.md):
+    the baseline's and the floor's keys get such files, in an organization of their own with no project (the run's
+    clock counts the project's files only). Called before the clock starts; S3 (moto) needs none."""
+    from assets import storage
+    from assets.models import Asset
+    from projects.models import Organization
+
+    if not storage.shares_portal_address():
+        return
+    organization = Organization.objects.create(name=f"Bench direct uploads {uuid.uuid4().hex[:6]}")
+    Asset.objects.bulk_create([
+        Asset(organization=organization, name=key.rpartition("/")[2], original_filename=key.rpartition("/")[2],
+              asset_type=Asset.Type.IMAGE, source=Asset.Source.FILE, size=entry["size"], sha256=entry["sha256"],
+              content_type="image/jpeg", storage_key=key, status=Asset.Status.UPLOADING)
+        for key, entry in zip(keys, manifest)
+    ], batch_size=500)
+
+
 def sign_worker(job_path: str) -> None:
     """Runs in a child process with the mode's portal environment: prints presigned PUTs for the browser floor."""
     import django
@@ -1474,6 +1494,7 @@ def sign_worker(job_path: str) -> None:
                           "start": start, "end": end})
         return {"parts": parts, "complete": storage.presign("complete_multipart", key, upload_id=upload_id)}
 
+    hold_keys([f"{job['prefix']}/{index:04}.jpg" for index in range(len(job["manifest"]))], job["manifest"])
     print(json.dumps([signed(index, entry) for index, entry in enumerate(job["manifest"])]))
 
 
@@ -1679,6 +1700,10 @@ def main() -> None:
             runs = []
             for index in range(options.repeat):
                 runs.append(run_once(mode, index, manifest, options, root))
+                # Every finished run is kept at once: a later run that fails loses only itself.
+                partial = BENCH / "results" / f"upload-partial-{os.getpid()}.json"
+                partial.parent.mkdir(exist_ok=True)
+                partial.write_text(json.dumps({"code": code, "runs": {**all_runs, mode: runs}}) + "\n")
             all_runs[mode] = runs
             results[mode] = summarize(mode, runs, options.files)
             log(f"{mode}: portal {results[mode]['portal']['total_seconds']} s, baseline "
@@ -1740,6 +1765,7 @@ def main() -> None:
     out_dir.mkdir(exist_ok=True)
     out = out_dir / f"upload-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(text + "\n")
+    (out_dir / f"upload-partial-{os.getpid()}.json").unlink(missing_ok=True)
     log(f"saved {out.relative_to(ROOT)}")
 
 
