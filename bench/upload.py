@@ -1274,7 +1274,9 @@ def baseline_worker(job_path: str) -> None:
             aws_secret_access_key=s3.SECRET_KEY,
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
                           request_checksum_calculation="when_required", response_checksum_validation="when_required",
-                          max_pool_connections=threads * 2),
+                          max_pool_connections=threads * 2,
+                          # moto assembles a completed multipart upload of gigabytes before it answers.
+                          read_timeout=900),
         )
         method = (f"boto3 put_object ({threads} threads, one client) to the same moto endpoint and bucket, "
                   "with ContentType and the precomputed ChecksumSHA256 like the browser's signed PUT; files from "
