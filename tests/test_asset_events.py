@@ -237,3 +237,16 @@ def test_an_asset_registered_through_the_api_records_its_script_user(organizatio
                            asset_type="image", size=10, sha256=hashlib.sha256(b"lib").hexdigest())
 
     assert list(AssetEvent.objects.values_list("asset", "action", "actor")) == [(asset.pk, A.ADDED, member.pk)]
+
+
+def test_the_admin_finds_a_deleted_assets_history_by_its_id_and_cannot_change_it(project, owner, client, django_user_model):
+    asset = make_asset(project, name="gone.jpg", status=S.READY)
+    asset_id = asset.pk
+    asset_events_record(assets=[asset], action=A.DELETED, actor=owner)
+    Asset.objects.filter(pk=asset_id).delete()
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "x"))
+
+    found = client.get(reverse("admin:assets_assetevent_changelist"), {"q": str(asset_id)})
+
+    assert found.status_code == 200 and "gone.jpg" in found.content.decode()
+    assert client.get(reverse("admin:assets_assetevent_add")).status_code == 403
