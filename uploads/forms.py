@@ -16,11 +16,13 @@ class UploadSessionForm(forms.Form):
     capture_date = forms.DateField(label="Capture date", widget=forms.DateInput(attrs={"type": "date"}), help_text="The day the files were captured.")
 
     def __init__(self, *args, project, **kwargs):
+        """`project`: the project the files join, or None for the library (which takes both types)."""
         super().__init__(*args, **kwargs)
-        self.fields["asset_type"].choices = [(t, UploadSession.AssetType(t).label) for t in project.asset_types]
+        types = project.asset_types if project is not None else list(UploadSession.AssetType.values)
+        self.fields["asset_type"].choices = [(t, UploadSession.AssetType(t).label) for t in types]
         self.fields["source"].choices = UploadSession.Source.choices
-        if len(project.asset_types) == 1:
-            self.fields["asset_type"].initial = project.asset_types[0]
+        if len(types) == 1:
+            self.fields["asset_type"].initial = types[0]
         self.fields["source"].initial = UploadSession.Source.DIRECT
 
     def clean_view_name(self) -> str:
@@ -28,6 +30,43 @@ class UploadSessionForm(forms.Form):
         if not name:
             raise forms.ValidationError("Enter a view name.")
         return name
+
+
+class LibrarySessionForm(UploadSessionForm):
+    """Add Assets from the Assets page: the same details, with the project optional. Without one, the files join the
+    library of the chosen organization (of those where the person may upload)."""
+
+    LIBRARY = "library:"
+
+    destination = forms.ChoiceField(label="Add to", help_text="A project, or the library: assets move into a project later.")
+
+    field_order = ["destination", "asset_type", "source", "view_name", "capture_date"]
+
+    def __init__(self, *args, organizations: list, projects: list, **kwargs):
+        """`organizations` and `projects`: those the person may add assets to."""
+        super().__init__(*args, project=None, **kwargs)
+        self.organizations = {str(o.pk): o for o in organizations}
+        self.projects = {str(p.pk): p for p in projects}
+        choices = []
+        for organization in organizations:
+            library = f"The library of {organization.name}" if len(organizations) > 1 else "No project (the library)"
+            own = [(str(p.pk), p.name) for p in projects if p.organization_id == organization.pk]
+            choices.append((organization.name, [(self.LIBRARY + str(organization.pk), library), *own]))
+        self.fields["destination"].choices = choices if len(organizations) > 1 else choices[0][1] if choices else []
+        if organizations:
+            self.fields["destination"].initial = self.LIBRARY + str(organizations[0].pk)
+
+    def clean(self):
+        cleaned = super().clean()
+        destination = cleaned.get("destination", "")
+        cleaned["project"] = self.projects.get(destination)
+        cleaned["organization"] = self.organizations.get(destination.removeprefix(self.LIBRARY))
+        project = cleaned["project"]
+        if project is not None and cleaned.get("asset_type") and not project.accepts(cleaned["asset_type"]):
+            self.add_error("asset_type", f"{project.name} does not take {cleaned['asset_type']}s.")
+        if project is None and cleaned.get("source") not in (None, UploadSession.Source.DIRECT):
+            self.add_error(None, "Lists of URLs are imported into a project: choose one, or upload the files directly.")
+        return cleaned
 
 
 class SessionFilterForm(ListFilterForm):

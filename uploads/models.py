@@ -15,7 +15,7 @@ from uploads.errors import UploadRefused
 class UploadSessionQuerySet(models.QuerySet["UploadSession"]):
     def for_user(self, user) -> "UploadSessionQuerySet":
         """Sessions of the organizations `user` belongs to (the Uploads tab narrows this further by role)."""
-        return self.filter(project__organization__in=Membership.objects.organizations_of(user))
+        return self.filter(organization__in=Membership.objects.organizations_of(user))
 
     def with_file_counts(self) -> "UploadSessionQuerySet":
         """Each session with `file_count` and `count_<status>` for every asset status, in the same query."""
@@ -38,7 +38,8 @@ class UploadSessionQuerySet(models.QuerySet["UploadSession"]):
 
 
 class UploadSession(models.Model):
-    """One batch of files brought into a project at once, from the Add Assets panel or a script."""
+    """One batch of files brought in at once from the Add Assets panel, into a project or, without one, into the
+    organization's library."""
 
     # A session takes one type of asset: the asset's own choices.
     AssetType = Asset.Type
@@ -54,7 +55,11 @@ class UploadSession(models.Model):
         COMPLETE = "complete", "Complete"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="upload_sessions")
+    organization = models.ForeignKey("projects.Organization", on_delete=models.CASCADE, related_name="upload_sessions")
+    # Null for a session opened from the Assets page without a project: its files join the organization's library.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="upload_sessions"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="upload_sessions"
     )
@@ -88,13 +93,32 @@ class UploadSession(models.Model):
         indexes = [
             models.Index(fields=["project", "status", "-created_at"], name="session_project_status"),
             models.Index(fields=["project", "created_by", "-created_at"], name="session_project_owner"),
+            models.Index(fields=["organization", "created_by", "-created_at"], name="session_org_owner"),
         ]
 
     def __str__(self) -> str:
         return f"{self.view_name} ({self.capture_date:%Y-%m-%d})"
 
+    def save(self, *args, **kwargs):
+        # A project's session belongs to the project's organization, whatever the caller passed.
+        if self.project_id is not None:
+            self.organization_id = self.project.organization_id
+        super().save(*args, **kwargs)
+
+    @property
+    def in_library(self) -> bool:
+        """Opened without a project: its files join the organization's library."""
+        return self.project_id is None
+
+    def url(self, name: str = "detail") -> str:
+        """The address of one of the session's pages or protocol requests ("detail", "register", "sign"...): under
+        its project, or under its organization's library."""
+        if self.project_id is None:
+            return reverse(f"uploads:library_{name}", args=[self.organization_id, self.pk])
+        return reverse(f"uploads:{name}", args=[self.project_id, self.pk])
+
     def get_absolute_url(self) -> str:
-        return reverse("uploads:detail", args=[self.project_id, self.pk])
+        return self.url("detail")
 
     @property
     def is_open(self) -> bool:

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.urls import reverse
 
 from assets.models import Asset
 from projects.models import Membership, Profile
@@ -19,7 +18,7 @@ def session_email_recipients(session: UploadSession) -> list[str]:
     if uploader is not None and uploader.email and Profile.for_user(uploader).email_own_sessions:
         recipients.append(uploader.email)
     managers = Membership.objects.filter(
-        organization_id=session.project.organization_id,
+        organization_id=session.organization_id,
         role__in=[Membership.Role.ADMIN, Membership.Role.MANAGER],
         user__profile__email_managed_sessions=True,
     ).select_related("user")
@@ -38,7 +37,7 @@ def build_session_email(session: UploadSession) -> EmailMultiAlternatives | None
         Asset.objects.filter(upload_session=session, status=Asset.Status.UPLOAD_ERROR).order_by("name")[:200]
     )
     succeeded = counts["total"] - counts[Asset.Status.UPLOAD_ERROR]
-    path = reverse("uploads:detail", args=[session.project_id, session.pk])
+    path = session.get_absolute_url()
     context = {
         "session": session,
         "project": session.project,

@@ -46,11 +46,20 @@ class FileResult:
         return data
 
 
-def upload_session_open(*, project, user, asset_type: str, source: str, view_name: str, capture_date) -> UploadSession:
-    """Opens a session on a project that takes `asset_type`."""
-    if not project.accepts(asset_type):
+def upload_session_open(
+    *, project, user, asset_type: str, source: str, view_name: str, capture_date, organization=None
+) -> UploadSession:
+    """Opens a session on a project that takes `asset_type`; with no project, on `organization`'s library (files
+    uploaded directly only: lists of URLs are imported into a project)."""
+    if project is None:
+        if organization is None:
+            raise UploadRefused("Choose a project, or the library of one of your organizations.")
+        if source != UploadSession.Source.DIRECT:
+            raise UploadRefused("Lists of URLs are imported into a project: choose one, or upload the files directly.")
+    elif not project.accepts(asset_type):
         raise UploadRefused(f"{project.name} does not take {asset_type}s: choose another asset type or project.")
     return UploadSession.objects.create(
+        organization_id=project.organization_id if project is not None else organization.pk,
         project=project,
         created_by=user,
         asset_type=asset_type,
@@ -145,7 +154,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
     checked = [_precheck(entry if isinstance(entry, dict) else {}, session, i) for i, entry in enumerate(files)]
     with transaction.atomic():
         # The session row lock serialises drops into one session (two tabs cannot pass the cap together).
-        locked = UploadSession.objects.select_for_update(of=("self",)).select_related("project__organization").get(pk=session.pk)
+        locked = UploadSession.objects.select_for_update(of=("self",)).select_related("project").get(pk=session.pk)
         if not locked.is_open:
             raise UploadRefused("This session was finalized: start a new session to add more files.", status=409)
         held = locked.files_held()
@@ -159,7 +168,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
         }
         in_project: dict[str, Asset] = {}
         for sha, name, project_id in selectors.assets_with_content(
-            organization_id=locked.project.organization_id, project_id=locked.project_id, sha256s=shas
+            organization_id=locked.organization_id, project_id=locked.project_id, sha256s=shas
         ).exclude(upload_session=locked).values_list("sha256", "name", "project_id"):
             in_project.setdefault(sha, Asset(name=name, project_id=project_id))
         seen: set[str] = set()
@@ -187,7 +196,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
             duplicates += result.outcome == "duplicate"
 
         locked.check_room(held=held, adding=len(to_create), kept_for_others=kept_for_others)
-        quota_check(organization_id=locked.project.organization_id, user_id=user.pk, adding_files=len(to_create),
+        quota_check(organization_id=locked.organization_id, user_id=user.pk, adding_files=len(to_create),
                     adding_bytes=sum(fields["size"] for _, fields in to_create))
         if announced:
             _take_from_reservation(locked, reservations, announced, sent=len(files))
@@ -195,7 +204,7 @@ def upload_session_register(*, session: UploadSession, user, files: list, drop: 
         for result, fields in to_create:
             # By id, not instance: Django checks and caches a related instance per field and row (~8 % of a drop).
             asset = Asset(
-                organization_id=locked.project.organization_id,
+                organization_id=locked.organization_id,
                 project_id=locked.project_id,
                 upload_session_id=locked.pk,
                 name=fields["name"],

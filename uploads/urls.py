@@ -4,7 +4,20 @@ from uploads import import_views, views
 
 app_name = "uploads"
 session = "projects/<uuid:project_id>/uploads/<uuid:session_id>/"
+# A library session (no project) has the same pages and protocol under its organization's library.
+library = "library/<uuid:organization_id>/uploads/<uuid:session_id>/"
 urlpatterns = [
+    path("library/uploads/new/", views.library_session_new, name="library_new"),
+    path(library, views.session_detail, name="library_detail"),
+    path(library + "changes/", views.session_changes, name="library_changes"),
+    path(library + "files/", views.register_files, name="library_register"),
+    path(library + "sign/", views.sign_request, name="library_sign"),
+    path(library + "complete/", views.complete_files, name="library_complete"),
+    path(library + "fail/", views.fail_files, name="library_fail"),
+    path(library + "retry/", views.retry_files, name="library_retry"),
+    path(library + "cancel/", views.cancel_files, name="library_cancel"),
+    path(library + "finalize/", views.finalize, name="library_finalize"),
+    path(library + "report.csv", views.session_report, name="library_report"),
     path("uploads/unfinished/", views.unfinished_sessions, name="unfinished"),
     path("projects/<uuid:project_id>/uploads/", views.session_list, name="list"),
     path("projects/<uuid:project_id>/uploads/new/", views.session_new, name="new"),

@@ -18,12 +18,13 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseLocation, HttpResponseStopPolling
 
 from assets.models import Asset
-from projects.access import get_project_for_user
+from projects.access import get_library_access, get_project_for_user
+from projects.models import Project
 from ui.htmx import wants_fragment
 from ui.spreadsheets import csv_lines
 from uploads import imports, services
 from uploads.access import get_session_for_user, get_session_to_send
-from uploads.forms import SessionFilterForm, UploadSessionForm
+from uploads.forms import LibrarySessionForm, SessionFilterForm, UploadSessionForm
 from uploads.import_views import import_context
 from uploads.models import UploadSession
 
@@ -100,6 +101,32 @@ def session_new(request: HttpRequest, project_id) -> HttpResponse:
     return render(request, template, context)
 
 
+@login_required
+@vary_on_headers("HX-Request")
+def library_session_new(request: HttpRequest) -> HttpResponse:
+    """Add Assets from the Assets page: the same panel with the project optional; without one the files join the
+    library of the person's organization."""
+    access = get_library_access(request.user)
+    organizations = access.upload_organizations
+    if not organizations:
+        raise PermissionDenied
+    projects = list(Project.objects.filter(organization__in=[o.pk for o in organizations]).order_by("name"))
+    form = LibrarySessionForm(request.POST or None, organizations=organizations, projects=projects)
+    if request.method == "POST" and form.is_valid():
+        details = {name: form.cleaned_data[name] for name in ("asset_type", "source", "view_name", "capture_date")}
+        try:
+            session = services.upload_session_open(
+                project=form.cleaned_data["project"], organization=form.cleaned_data["organization"], user=request.user, **details
+            )
+        except services.UploadRefused as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            return _navigate(request, session.get_absolute_url())
+    context = {"form": form, "tab": "library", "library": True}
+    template = "uploads/session_new.html#panel" if wants_fragment(request) else "uploads/session_new.html"
+    return render(request, template, context)
+
+
 def _navigate(request: HttpRequest, url: str) -> HttpResponse:
     """After a POST: htmx navigates without reloading the tab (transfers keep going), others get a redirect."""
     return HttpResponseLocation(url, target="body") if wants_fragment(request) else redirect(url)
@@ -115,9 +142,9 @@ def _changes_since(request: HttpRequest) -> datetime | None:
 
 
 @login_required
-def session_detail(request: HttpRequest, project_id, session_id) -> HttpResponse:
+def session_detail(request: HttpRequest, session_id, project_id=None, organization_id=None) -> HttpResponse:
     """One session: its files with name, size, progress, status and reason; the drop zone while it is open."""
-    access, session = get_session_for_user(request.user, project_id, session_id)
+    access, session = get_session_for_user(request.user, project_id, session_id, organization_id=organization_id)
     context = _detail_context(request, access, session, assets=_rows(session, Asset.objects.filter(upload_session=session)))
     context |= import_context(request, session, can_add=context["can_add"])
     return render(request, "uploads/session_detail.html", context)
@@ -125,10 +152,10 @@ def session_detail(request: HttpRequest, project_id, session_id) -> HttpResponse
 
 @login_required
 @require_GET
-def session_report(request: HttpRequest, project_id, session_id) -> StreamingHttpResponse:
+def session_report(request: HttpRequest, session_id, project_id=None, organization_id=None) -> StreamingHttpResponse:
     """The session's report as a CSV file, one row per file (name, size, sha256, status, reason, asset id), for those
     who may see the session (uploads/access.py); streamed, so a 1,500-file session costs constant memory."""
-    _, session = get_session_for_user(request.user, project_id, session_id)
+    _, session = get_session_for_user(request.user, project_id, session_id, organization_id=organization_id)
     # The view name is the uploader's words: only its slug reaches the file name.
     name = f"{slugify(session.view_name) or 'session'}-{session.capture_date:%Y-%m-%d}-report.csv"
     return StreamingHttpResponse(
@@ -173,18 +200,23 @@ def _detail_context(request, access, session, *, assets) -> dict:
             "concurrency": services.browser_concurrency(),
         },
         "poll_interval": f"{settings.UPLOAD_POLL_INTERVAL_MS}ms",
-        "tab": "uploads",
+        "session_urls": {name: session.url(name) for name in _SESSION_URLS},
+        "tab": "uploads" if session.project_id else "library",
     }
+
+
+# The session's own addresses its page uses (under its project, or its organization's library: UploadSession.url).
+_SESSION_URLS = ("detail", "changes", "register", "sign", "complete", "fail", "retry", "cancel", "finalize", "report")
 
 
 @login_required
 @require_GET
-def session_changes(request: HttpRequest, project_id, session_id) -> HttpResponse:
+def session_changes(request: HttpRequest, session_id, project_id=None, organization_id=None) -> HttpResponse:
     """The polling endpoint: rows changed since the last poll and the summary, as out-of-band swaps.
 
     A constant number of queries however many files the session has; stops polling once the session is complete.
     """
-    access, session = get_session_for_user(request.user, project_id, session_id)
+    access, session = get_session_for_user(request.user, project_id, session_id, organization_id=organization_id)
     since = _changes_since(request)
     assets = Asset.objects.filter(upload_session=session)
     if since is not None:
@@ -234,8 +266,8 @@ def _protocol_view(handler):
 
     @login_required
     @require_POST
-    def view(request: HttpRequest, project_id, session_id) -> JsonResponse:
-        session = get_session_to_send(request.user, project_id, session_id)
+    def view(request: HttpRequest, session_id, project_id=None, organization_id=None) -> JsonResponse:
+        session = get_session_to_send(request.user, project_id, session_id, organization_id=organization_id)
         return JsonResponse(handler(request, session, _json_body(request)))
 
     view.__name__ = handler.__name__
@@ -300,9 +332,9 @@ def retry_files(request, session, body) -> dict:
 
 @login_required
 @require_POST
-def finalize(request: HttpRequest, project_id, session_id) -> HttpResponse:
+def finalize(request: HttpRequest, session_id, project_id=None, organization_id=None) -> HttpResponse:
     """Submit what uploaded: no more files join, failed files stay failed in the session."""
-    access, session = get_session_for_user(request.user, project_id, session_id)
+    access, session = get_session_for_user(request.user, project_id, session_id, organization_id=organization_id)
     if not (session.created_by_id == request.user.pk or access.can_manage):
         raise PermissionDenied
     if services.upload_session_finalize(session=session):

@@ -1,4 +1,5 @@
-"""In real Chromium, the top-level Assets page: a batch from picks on two pages, a deletion that removes the stored
+"""In real Chromium, the top-level Assets page: 20 files uploaded to the library and 5 of them moved into a project,
+a batch from picks on two pages, a deletion that removes the stored
 files, and a viewer who sees no action. Screenshots land in test-results/screens/ (library-*.png)."""
 
 import io
@@ -10,7 +11,9 @@ from assets import storage
 from assets.models import Asset
 from projects.models import Batch
 from tests.e2e.browser import chromium_page, log_in, served_static, skip_without_chromium  # noqa: F401
+from tests.e2e.test_upload_flow import _small_jpegs, eager_celery  # noqa: F401
 from tests.helpers import bulk_assets, make_asset
+from uploads.models import UploadSession
 
 pytestmark = [
     pytest.mark.e2e,
@@ -88,3 +91,41 @@ def test_a_viewer_sees_the_assets_but_no_bulk_action(live_server, viewer, projec
         for action in ("Select this page", "Move", "Add to batch", "Retry failed", "Delete…"):
             assert page.get_by_role("button", name=action).count() == 0 and page.get_by_role("link", name=action).count() == 0
         page.screenshot(path=screens_dir / "library-viewer.png", full_page=True)
+
+
+def test_twenty_files_go_to_the_library_and_five_of_them_move_into_a_project(
+    live_server, eager_celery, member, organization, project, tmp_path, screens_dir
+):
+    paths = _small_jpegs(tmp_path, "pier", 20, first_seed=7100)
+    with chromium_page() as page:
+        log_in(page, live_server, member)
+        page.goto(live_server.url + reverse("assets:library"))
+        page.locator(".page-header").get_by_role("link", name="Add Assets").click()
+        page.wait_for_selector("#drawer-root .panel-body")
+        assert page.get_by_label("Add to").input_value() == f"library:{organization.pk}"  # no project unless chosen
+        page.locator("label.choice", has_text="Image").click()
+        page.fill("#id_view_name", "Pier, camera 1")
+        page.fill("#id_capture_date", "2026-11-20")
+        page.screenshot(path=screens_dir / "library-add-assets.png", full_page=True)
+        page.locator("[data-continue]").click()
+        page.wait_for_selector("[data-dropzone]")
+        page.set_input_files("[data-file-input]", [str(p) for p in paths])
+        page.wait_for_function("() => document.querySelectorAll('#file-rows tr[data-status=\"ready\"]').length === 20", timeout=90_000)
+        page.screenshot(path=screens_dir / "library-session.png", full_page=True)
+
+        page.goto(live_server.url + reverse("assets:library") + "?project=library&sort=name")
+        page.locator("#asset-results", has_text="20 assets match").wait_for()
+        for n in range(5):
+            page.get_by_label(f"Select pier_{n:03}.jpg").check()
+            page.locator("#selection-bar", has_text=f"{n + 1} selected").wait_for()
+        page.get_by_label("Project to move them to").select_option(label="Street scenes")
+        page.get_by_role("button", name="Move", exact=True).click()
+        page.get_by_text("5 assets moved to Street scenes.").wait_for()
+        page.locator("#asset-results", has_text="15 assets match").wait_for()
+        page.screenshot(path=screens_dir / "library-moved.png", full_page=True)
+
+    session = UploadSession.objects.get()
+    assert session.project is None and session.organization == organization
+    assert Asset.objects.filter(upload_session=session, status=Asset.Status.READY).count() == 20
+    assert sorted(Asset.objects.filter(project=project).values_list("name", flat=True)) == [f"pier_{n:03}.jpg" for n in range(5)]
+    assert Asset.objects.filter(project__isnull=True).count() == 15
