@@ -34,13 +34,16 @@ ANIMATED_FORMATS = ("PNG", "GIF", "WEBP")
 # Pillow's own default; the portal keeps a limit even if something switched Pillow's off.
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
 THUMBNAIL_QUALITY = 82
+THUMBNAIL_SIZE = (320, 320)
 POSTER_QUALITY = 85
 # Where the poster frame sits, as a share of the duration.
 POSTER_POSITION = 0.10
 # Decoding from the keyframe before the poster position stops after this many frames.
 POSTER_MAX_DECODED_FRAMES = 300
 RENDITION_CRF = 23
-RENDITION_PRESET = "veryfast"
+# x264's fastest preset: about twice as fast per core as veryfast at 1080p, frame-by-frame SSIM 0.998 against the
+# source, at about 1.7x veryfast's size (bench/processing.py measures the table of presets; docs/ARCHITECTURE.md).
+RENDITION_PRESET = "ultrafast"
 RENDITION_MAX_FPS = 120
 # Rates a measured average snaps to when within 1.5 %, so 29.97 stays 30000/1001 and 24.9 becomes 25.
 STANDARD_FRAME_RATES = tuple(
@@ -147,36 +150,58 @@ def _clock(seconds: float) -> str:
 # Images
 
 
-def inspect_image(
+@dataclass(frozen=True)
+class ReadImage:
+    """What one read of an image gives: JSON-ready metadata and, when one was asked for, a JPEG thumbnail."""
+
+    metadata: dict[str, Any]
+    thumbnail: bytes | None
+
+
+def read_image(
     fileobj: IO[bytes],
     *,
     allowed_formats: tuple[str, ...] = DEFAULT_IMAGE_FORMATS,
     require_camera_metadata: bool = False,
     allow_animation: bool = True,
-) -> dict[str, Any]:
-    """Identifies the image by content, decodes it fully and returns JSON-ready metadata.
+    thumbnail_size: tuple[int, int] | None = THUMBNAIL_SIZE,
+) -> ReadImage:
+    """Identifies the image by content, validates it and makes its thumbnail, decoding it once.
 
-    Raises MediaError when the bytes are not an image, are a format the project does not accept,
-    end early, are damaged, declare more pixels than the portal decodes, lack camera EXIF when required,
-    or are an animation (APNG, animated GIF or WebP) when `allow_animation` is off. Only the first frame
-    of an animation is decoded; the others are counted, and an animation whose file ends before its
-    format's end marker is refused as truncated. The caller's file object stays open; Pillow reads it
-    from the start.
+    What is validated, and how: the header by the format's parser (restricted to `allowed_formats`, the pixel limit
+    checked before any decoding), then every byte of the first frame's compressed data by its decoder. A JPEG is
+    decoded with libjpeg's reduce-on-load (Pillow's draft mode) at the smallest 1/2, 1/4 or 1/8 scale still at least
+    the thumbnail's size: libjpeg still entropy-decodes every block's coefficients, which is where a truncated or
+    broken scan fails, and skips only the full-size inverse DCT and colour conversion, which cannot fail. Other
+    formats have no reduced decoding in Pillow and are decoded at full size (PNG's zlib stream and chunk CRCs catch
+    scrambled bytes). Neither catches scrambled bytes that still decode (JPEG scan data, BMP or TIFF pixels carry
+    no checksum): those show as a scrambled patch, as in a browser. Frames after an animation's first are counted,
+    not decoded.
+
+    Raises MediaError when the bytes are not an image, are a format the project does not accept, end early, are
+    damaged, declare more pixels than the portal decodes, lack camera EXIF when required, or are an animation (APNG,
+    animated GIF or WebP) when `allow_animation` is off; an animation whose file ends before its format's end
+    marker is refused as truncated. The thumbnail (None when `thumbnail_size` is None) is the first frame, upright,
+    within thumbnail_size, never upscaled. The caller's file object stays open; Pillow reads it from the start.
     """
     formats = _normalise_formats(allowed_formats)
     with _open_image(fileobj, formats) as image:
         image_format = _format_name(image)
+        (raw_width, raw_height), mode = image.size, image.mode
         try:
-            image.load()
             # Counting frames walks an animation's frame headers to the end (APNG: its acTL chunk says).
             frames = int(getattr(image, "n_frames", 1)) if image_format != "JPEG" else 1
+            if image_format == "JPEG":
+                # Reduce on load: the smallest scale whose picture still covers the thumbnail.
+                image.draft("RGB", _draft_size(image, thumbnail_size))
+            image.load()
+            # Before the thumbnail: turning the picture upright takes the orientation out of its EXIF.
+            exif = _exif_summary(image)
+            picture = _thumbnail(image, thumbnail_size) if thumbnail_size else None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _bomb_error(image.size) from None
+            raise _bomb_error((raw_width, raw_height)) from None
         except _DECODE_ERRORS as error:
             raise _decode_error(fileobj, image_format, error) from error
-        exif = _exif_summary(image)
-        raw_width, raw_height = image.size
-        mode = image.mode
 
     # TIFF pages are frames too, but only these formats play their frames as an animation.
     animated = frames > 1 and image_format in ANIMATED_FORMATS
@@ -190,7 +215,7 @@ def inspect_image(
     turned = exif["orientation"] in (5, 6, 7, 8)
     if require_camera_metadata and not (exif["make"] or exif["model"]):
         raise MediaError("The image has no camera metadata (EXIF), which this project requires.")
-    return {
+    metadata = {
         "kind": "image",
         "format": image_format,
         "mime": "image/apng"
@@ -205,25 +230,57 @@ def inspect_image(
         "animated": animated,
         "exif": exif,
     }
-
-
-def make_thumbnail(fileobj: IO[bytes], *, max_size: tuple[int, int] = (320, 320)) -> bytes:
-    """A JPEG of the image (first frame of an animation) upright, within max_size, never upscaled."""
-    with _open_image(fileobj, DEFAULT_IMAGE_FORMATS) as image:
-        image_format = _format_name(image)
-        # JPEG decodes at 1/2, 1/4 or 1/8 scale directly: far cheaper than decoding 12 MP to shrink it.
-        image.draft("RGB", (max(max_size), max(max_size)))
-        try:
-            ImageOps.exif_transpose(image, in_place=True)
-            picture = _flatten(image)
-            picture.thumbnail(max_size, Image.Resampling.LANCZOS)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _bomb_error(image.size) from None
-        except _DECODE_ERRORS as error:
-            raise _decode_error(fileobj, image_format, error) from error
+    if picture is None:
+        return ReadImage(metadata, None)
     out = io.BytesIO()
     picture.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
-    return out.getvalue()
+    return ReadImage(metadata, out.getvalue())
+
+
+def inspect_image(
+    fileobj: IO[bytes],
+    *,
+    allowed_formats: tuple[str, ...] = DEFAULT_IMAGE_FORMATS,
+    require_camera_metadata: bool = False,
+    allow_animation: bool = True,
+) -> dict[str, Any]:
+    """read_image's metadata, without making a thumbnail (the same validation)."""
+    return read_image(
+        fileobj,
+        allowed_formats=allowed_formats,
+        require_camera_metadata=require_camera_metadata,
+        allow_animation=allow_animation,
+        thumbnail_size=None,
+    ).metadata
+
+
+def make_thumbnail(fileobj: IO[bytes], *, max_size: tuple[int, int] = THUMBNAIL_SIZE) -> bytes:
+    """read_image's thumbnail: a JPEG of the image (first frame of an animation) upright, within max_size."""
+    thumbnail = read_image(fileobj, thumbnail_size=max_size).thumbnail
+    assert thumbnail is not None  # asked for with a size
+    return thumbnail
+
+
+def _draft_size(image: Image.Image, box: tuple[int, int] | None) -> tuple[int, int]:
+    """The size the thumbnail will have in the stored (not yet turned) picture; (1, 1) when none is made."""
+    if box is None:
+        return (1, 1)
+    orientation = None
+    with contextlib.suppress(Exception):  # damaged metadata is _exif_summary's to report, not a reason to refuse
+        orientation = image.getexif().get(_EXIF_ORIENTATION)
+    if orientation in (5, 6, 7, 8):
+        box = (box[1], box[0])
+    scale = min(box[0] / image.width, box[1] / image.height, 1)
+    return max(1, math.ceil(image.width * scale)), max(1, math.ceil(image.height * scale))
+
+
+def _thumbnail(image: Image.Image, max_size: tuple[int, int]) -> Image.Image:
+    """The loaded image turned upright by its EXIF orientation, flattened to RGB and shrunk into max_size (in place:
+    the caller has read what it needs from the image)."""
+    ImageOps.exif_transpose(image, in_place=True)
+    picture = _flatten(image)
+    picture.thumbnail(max_size, Image.Resampling.LANCZOS)
+    return picture
 
 
 def _normalise_formats(formats: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -617,8 +674,9 @@ def make_rendition(
     *,
     fps: Fraction | float | None = None,
     limits: VideoLimits | None = None,
+    preset: str = RENDITION_PRESET,
 ) -> dict[str, Any]:
-    """Writes an H.264 (libx264, yuv420p, CRF 23, veryfast) MP4 at a constant frame rate and probes it.
+    """Writes an H.264 (libx264, yuv420p, CRF RENDITION_CRF, x264's `preset`) MP4 at a constant frame rate and probes it.
 
     Frames are streamed through decoder, filter graph and encoder, so memory stays constant. The
     picture is turned upright (rotation applied, so the copy carries none), pixels made square and
@@ -636,7 +694,9 @@ def make_rendition(
             _open_video(src_path) as (container, stream),
             av.open(partial, "w", format="mp4", options={"movflags": "+faststart"}) as output,
         ):
-            _transcode(container, stream, output, rate=rate, rotation=source["rotation"], limits=limits)
+            _transcode(
+                container, stream, output, rate=rate, rotation=source["rotation"], limits=limits, preset=preset
+            )
         os.replace(partial, dst_path)
     finally:
         if os.path.exists(partial):
@@ -997,6 +1057,7 @@ def _transcode(
     rate: Fraction,
     rotation: int,
     limits: VideoLimits | None = None,
+    preset: str = RENDITION_PRESET,
 ) -> None:
     """Decode -> filter (CFR, upright, square pixels, even size, yuv420p) -> libx264, audio -> AAC."""
     stream.thread_type = "AUTO"
@@ -1018,7 +1079,7 @@ def _transcode(
         most = math.ceil((limits.max_duration_seconds + RENDITION_DURATION_SLACK_SECONDS) * rate)
 
     video_out = output.add_stream(
-        "libx264", rate=rate, options={"preset": RENDITION_PRESET, "crf": str(RENDITION_CRF)}
+        "libx264", rate=rate, options={"preset": preset, "crf": str(RENDITION_CRF)}
     )
     video_out.width, video_out.height, video_out.pix_fmt = width, height, "yuv420p"
     video_out.codec_context.time_base = 1 / rate

@@ -4,9 +4,9 @@ import io
 import json
 
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image, JpegImagePlugin, PngImagePlugin
 
-from assets.media import MediaError, inspect_image, make_thumbnail
+from assets.media import MediaError, inspect_image, make_thumbnail, read_image
 from tests import media_factory as factory
 
 
@@ -247,3 +247,57 @@ def test_thumbnail_refuses_a_decompression_bomb():
 def test_thumbnail_refuses_bytes_that_are_not_an_image():
     with pytest.raises(MediaError, match="not a readable image"):
         make_thumbnail(io.BytesIO(b"%PDF-1.7\n" + bytes(500)))
+
+
+def test_one_read_gives_the_metadata_and_the_thumbnail():
+    result = read_image(io.BytesIO(factory.make_jpeg(800, 400, orientation=6)), require_camera_metadata=True)
+
+    assert result.metadata == inspect(factory.make_jpeg(800, 400, orientation=6))
+    assert (result.metadata["width"], result.metadata["height"]) == (400, 800)
+    assert Image.open(io.BytesIO(result.thumbnail)).size == (160, 320)
+
+
+def test_a_jpeg_is_decoded_at_the_smallest_scale_the_thumbnail_allows(monkeypatch):
+    decoded_sizes = []
+    load = JpegImagePlugin.JpegImageFile.load
+
+    def spy(image):
+        decoded_sizes.append(image.size)
+        return load(image)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spy)
+
+    result = read_image(io.BytesIO(factory.make_jpeg(2600, 1950)))
+
+    # 1/8 scale: 325 × 244 still covers the 320 px box; the metadata keeps the stored size.
+    assert decoded_sizes[0] == (325, 244)
+    assert (result.metadata["width"], result.metadata["height"]) == (2600, 1950)
+    assert Image.open(io.BytesIO(result.thumbnail)).size == (320, 240)
+
+
+def _full_decode_refuses(data: bytes) -> bool:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return True
+    return False
+
+
+def test_the_reduced_decoding_of_a_jpeg_refuses_what_a_full_decode_refuses():
+    # Reduce-on-load still entropy-decodes every block: cuts and scrambles anywhere give the full decode's verdict.
+    for progressive in (False, True):
+        original = factory.make_jpeg(640, 480, detail=True, progressive=progressive)
+        variants = [factory.truncated(original, keep=keep / 20) for keep in range(2, 20)]
+        variants += [factory.damaged(original, at=at / 20, length=length) for at in range(1, 20) for length in (4, 400)]
+        refused_in_full = [_full_decode_refuses(data) for data in variants]
+        refused_reduced = []
+        for data in variants:
+            try:
+                read_image(io.BytesIO(data), thumbnail_size=(40, 40))  # 1/8 scale, as a 12 MP photo for 320 px
+                refused_reduced.append(False)
+            except MediaError:
+                refused_reduced.append(True)
+
+        assert refused_reduced == refused_in_full
+        assert sum(refused_in_full[:18]) == 18  # every cut is refused
