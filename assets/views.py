@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.vary import vary_on_headers
 
+from assets import storage
 from assets.forms import AssetFilterForm
 from assets.models import Asset, AssetEvent
 from projects.access import get_library_access, get_project_for_user
@@ -70,6 +71,9 @@ def _detail_context(request: HttpRequest, asset: Asset, *, can_manage: bool) -> 
     # Managers see every session of the project, uploaders their own (uploads/access.py): link only what opens.
     session_visible = session is not None and (can_manage or session.created_by_id == request.user.pk)
     events = list(asset.events.select_related("actor").order_by("-at", "-id")[: HISTORY_SHOWN + 1])
+    if asset.is_reference and asset.status == Asset.Status.READY:
+        # The preview is signed by the customer's bucket: this page's policy lets it show from there.
+        storage.show_in_page(request, asset.file_url())
     return {
         "asset": asset,
         "facts": asset_facts(asset),

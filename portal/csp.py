@@ -15,13 +15,19 @@ from assets import storage
 STORAGE_DIRECTIVES = ("img-src", "media-src", "connect-src")
 
 
-def page_policy() -> dict[str, list[str]]:
-    """SECURE_CSP with the object store's origin added to the directives through which pages reach stored files."""
+# Where a page shows a file of a customer's bucket (storage.show_in_page): it is never sent there.
+SHOWN_DIRECTIVES = ("img-src", "media-src")
+
+
+def page_policy(shown_origins=()) -> dict[str, list[str]]:
+    """SECURE_CSP with the object store's origin added to the directives through which pages reach stored files,
+    and the origins of customers' buckets this page shows a file from (`shown_origins`) to img-src and media-src."""
     policy = settings.SECURE_CSP
     origin = storage.browser_origin()
-    if not origin:
-        return policy
-    return {directive: [*values, origin] if directive in STORAGE_DIRECTIVES else values for directive, values in policy.items()}
+    extra = {directive: [origin] if origin else [] for directive in STORAGE_DIRECTIVES}
+    for directive in SHOWN_DIRECTIVES:
+        extra[directive] = [*extra[directive], *sorted(set(shown_origins) - set(extra[directive]))]
+    return {directive: [*values, *extra.get(directive, [])] for directive, values in policy.items()}
 
 
 class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
@@ -29,5 +35,5 @@ class ContentSecurityPolicyMiddleware(csp.ContentSecurityPolicyMiddleware):
 
     def process_response(self, request, response):
         if settings.SECURE_CSP and CSP.HEADER_ENFORCE not in response:
-            response.headers[str(CSP.HEADER_ENFORCE)] = build_policy(page_policy(), csp.get_nonce(request))
+            response.headers[str(CSP.HEADER_ENFORCE)] = build_policy(page_policy(storage.page_origins(request)), csp.get_nonce(request))
         return super().process_response(request, response)

@@ -20,6 +20,7 @@ from tests import cloud_emulators
 from tests.imports_support import eager_fetching, open_session  # noqa: F401
 from tests.media_factory import make_jpeg, make_png
 from tests.s3 import free_port
+from tests.test_csp import policy_of
 from uploads import imports, integrations, integrations_gcs
 from uploads.forms import StorageIntegrationForm
 from uploads.models import StorageIntegration, UploadSession
@@ -116,7 +117,7 @@ def test_the_key_is_kept_encrypted_and_never_shown_again(organization, owner, ow
 
 
 def test_a_json_import_by_reference_reads_the_bucket_copies_nothing_and_links_a_signed_url(
-    project, member, owner, organization, google, eager_fetching, django_capture_on_commit_callbacks
+    project, member, owner, organization, google, eager_fetching, django_capture_on_commit_callbacks, member_client
 ):
     integration = _integration(organization, owner, google["endpoint"], google["key"], prefix="photos/")
     rows = [
@@ -151,6 +152,11 @@ def test_a_json_import_by_reference_reads_the_bucket_copies_nothing_and_links_a_
     shown = requests.get(url, timeout=30)
     assert shown.content == google["objects"]["photos/gate one.jpg"]
     assert shown.headers["Content-Disposition"].split(";")[0] == "attachment"
+    # The asset's page shows the original from the bucket: its policy lets images come from there, for that page only.
+    page = member_client.get(reverse("assets:detail", args=[project.pk, assets["gate-1"].pk]))
+    assert f'<img src="{google["endpoint"]}/{BUCKET}/photos/gate%20one.jpg?' in page.content.decode()
+    assert policy_of(page)["img-src"][-1] == google["endpoint"] and google["endpoint"] not in policy_of(page)["connect-src"]
+    assert google["endpoint"] not in member_client.get(reverse("assets:list", args=[project.pk]))["Content-Security-Policy"]
 
 
 def test_a_signed_url_is_signed_by_the_service_accounts_key(google):

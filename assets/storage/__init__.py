@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.storage import Storage, storages
@@ -32,7 +33,7 @@ from assets.storage.s3 import S3Backend
 
 __all__ = [
     "HTTP_METHOD", "INLINE_TYPES", "NEUTRAL_TYPE", "OPERATIONS", "OpenUpload", "SignatureError", "Transfer", "UnsafeKey",
-    "abort_open_upload", "backend", "last_activity", "stored_objects", "browser_origin", "checked_key", "delete", "delete_many", "discard", "inspect", "inspect_many", "key_belongs_to",
+    "abort_open_upload", "backend", "page_origins", "show_in_page", "last_activity", "stored_objects", "browser_origin", "checked_key", "delete", "delete_many", "discard", "inspect", "inspect_many", "key_belongs_to",
     "key_for", "key_prefix", "multipart_abort", "multipart_abort_all", "multipart_complete", "multipart_part_numbers",
     "multipart_start", "new_key", "open", "open_original", "open_uploads", "original_url", "prepare", "presign", "register_reference_reader",
     "response_headers", "seal", "served_type", "sha256_hex_to_base64", "shares_portal_address", "sibling_key",
@@ -302,6 +303,19 @@ def open_original(asset):
     if asset.is_reference:
         return _references().open(asset)
     return open(asset.storage_key)
+
+
+def show_in_page(request, url: str) -> None:
+    """Lets the page answering `request` show a file from `url`'s origin (an original signed by a customer's bucket):
+    portal/csp.py adds that origin to this one response's img-src and media-src."""
+    parts = urlsplit(url)
+    if parts.scheme in {"http", "https"} and parts.netloc:
+        request.storage_origins = {*page_origins(request), f"{parts.scheme}://{parts.netloc}"}
+
+
+def page_origins(request) -> set[str]:
+    """The origins show_in_page allowed for this request."""
+    return set(getattr(request, "storage_origins", ()))
 
 
 def original_url(asset, *, filename: str | None, content_type: str, expires: int) -> str:
