@@ -8,8 +8,9 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 _axe = Axe()
 
 
-def blocking_violations(page, context: str | None = None) -> list[str]:
-    """axe-core's serious and critical violations on `page` (or inside the element `context` selects), one line each."""
+def blocking_violations(page, context: str | dict | None = None) -> list[str]:
+    """axe-core's serious and critical violations on `page` (or in `context`: a selector, or axe's include/exclude), one
+    line each."""
     results = _axe.run(page, context=context)
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} at "

@@ -67,13 +67,13 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(live_server, 
     found: dict[str, list[str]] = {}
     with chromium_page() as page:
 
-        def check(name: str, context: str | None = None) -> None:
+        def check(name: str, context: str | dict | None = None) -> None:
             page.wait_for_load_state()
             found[name] = blocking_violations(page, context)
 
-        def visit(name: str, url: str) -> None:
+        def visit(name: str, url: str, context: dict | None = None) -> None:
             page.goto(live_server.url + url)
-            check(name)
+            check(name, context)
 
         visit("login", reverse("login"))
         log_in(page, live_server, owner)
@@ -89,10 +89,12 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(live_server, 
             ("members", reverse("projects:members", args=[organization.pk])),
             ("storage integrations", reverse("uploads:integrations", args=[organization.pk])),
             ("profile", reverse("profile")),
-            ("API docs", reverse("api_docs")),
             ("asset library", reverse("assets:library")),
         ]:
             visit(name, url)
+        # The API reference repeats one card per operation and per shape (about 3,000 elements, 20 s of axe on a busy
+        # machine): its header, the getting-started card and the first two cards of each kind stand for the rest.
+        visit("API docs", reverse("api_docs"), {"exclude": [".api-operation ~ .api-operation ~ .api-operation", "[id^=schema-] ~ [id^=schema-] ~ [id^=schema-]"]})
 
         page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
         page.locator(".page-header").get_by_role("link", name="Add Assets").click()
@@ -175,6 +177,12 @@ def test_a_keyboard_alone_adds_files_sees_the_duplicates_and_finalizes(
 
         page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
         _tab_to(page, "Add Assets")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#drawer-root [role=dialog]")
+        # Escape closes the panel and gives the focus back to Add Assets, which opens it again.
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#drawer-root [role=dialog]", state="detached")
+        assert page.evaluate(_FOCUSED_NAME) == "Add Assets"
         page.keyboard.press("Enter")
         page.wait_for_selector("#drawer-root [role=dialog]")
         # The panel takes the focus: its first choice, the asset type.
