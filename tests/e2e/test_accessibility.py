@@ -99,6 +99,8 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(live_server, 
         page.goto(live_server.url + reverse("assets:list", args=[project.pk]))
         page.locator(".page-header").get_by_role("link", name="Add Assets").click()
         page.wait_for_selector("#drawer-root .panel-body")
+        # Checked once it has slid in: colours measured mid-fade are not the ones people read.
+        page.wait_for_function("() => document.getElementById('drawer-root').getAnimations({ subtree: true }).every((a) => a.playState === 'finished')")
         check("Add Assets panel")
 
         # A session page while its files are moving: their transfers are held until the page is checked.
@@ -238,7 +240,7 @@ def test_a_keyboard_alone_adds_files_sees_the_duplicates_and_finalizes(
         confirm.wait_for(state="visible")
         _tab_to(page, "Finalize anyway")
         page.keyboard.press("Enter")
-        page.wait_for_selector("#session-summary .badge-complete", timeout=30_000)
+        page.wait_for_selector("#session-summary .badge-complete", timeout=60_000)
     session = UploadSession.objects.get(view_name="North gate, camera 2")
     assert session.status == UploadSession.Status.COMPLETE
     assert session.duplicate_count == 1
