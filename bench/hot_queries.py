@@ -205,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", required=True, help="a database filled by bench/seed_assets.py capacity")
     parser.add_argument("--plans", help="also write every plan, as text, to this file")
-    parser.add_argument("--only", help="run only the scenarios whose name contains this")
+    parser.add_argument("--only", help="run only the scenarios whose name contains one of these (comma-separated)")
     options = parser.parse_args()
     _configure(options.database)
     from django.db import connection, transaction
@@ -216,7 +216,7 @@ def main() -> None:
     results = []
     with transaction.atomic():
         for name, run in scenarios(capacity):
-            if options.only and options.only not in name:
+            if options.only and not any(part.strip() in name for part in options.only.split(",")):
                 continue
             sql = _capture(run)
             explained = []
