@@ -72,16 +72,59 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ, sources_left: list[st
     Moves it to Uploaded when the object exists, has the declared size and its content is what the
     session takes; otherwise to Upload Error with the reason (deleting a wrong object). Queues the
     processing of an uploaded file. Returns whether the asset is now Uploaded. `stored` is what
-    storage.inspect() said of its object, when the caller read it already (a batch reads side by side).
+    storage.inspect() said of its object, when the caller read it already.
     A verified file is sealed: moved to a fresh key no transfer URL was signed for (storage.seal); with
     `sources_left`, the keys sealed by copying are appended there for the caller to delete together (storage.delete_many).
     """
-    if asset.status != Asset.Status.UPLOADING:
-        return False
-    if asset.source != Asset.Source.FILE:
-        return False  # URL and bucket imports are checked by the worker that fetches them (uploads.imports).
-    if stored is _NOT_READ:
+    if stored is _NOT_READ and asset.status == Asset.Status.UPLOADING and asset.source == Asset.Source.FILE:
         stored = storage.inspect(asset.storage_key)
+    checked = _upload_checked(asset=asset, stored=stored)
+    if checked is None:
+        return False
+    sent_to = asset.storage_key
+    sealed = storage.seal(sent_to, size=checked[0], sources_left=sources_left)
+    return _upload_sealed(asset=asset, sent_to=sent_to, sealed=sealed, checked=checked)
+
+
+def assets_verify_uploads(*, assets: list[Asset]) -> None:
+    """Checks the stored objects of these Uploading assets as asset_verify_upload does each, with the requests to the
+    store side by side: the objects are read together, then the verified ones sealed together. When a request failed
+    for some, the others are checked all the same and the first error is raised after, so a task retries (or gives up
+    on) only what is still Uploading."""
+    found = storage.inspect_many([asset.storage_key for asset in assets], return_exceptions=True)
+    failed = None
+    # The keys the transfers went to, once sealed, go in one request at the end instead of one each; the moves are
+    # recorded in one INSERT at the end (docs/ARCHITECTURE.md, "Asset history").
+    sealed_from: list[str] = []
+    try:
+        with AssetEvent.collecting():
+            verified: list[tuple[Asset, tuple]] = []
+            for asset in assets:
+                stored = found[asset.storage_key]
+                if isinstance(stored, Exception):
+                    failed = failed or stored
+                elif (checked := _upload_checked(asset=asset, stored=stored)) is not None:
+                    verified.append((asset, checked))
+            sealed = storage.seal_many([(asset.storage_key, checked[0]) for asset, checked in verified], sources_left=sealed_from)
+            for asset, checked in verified:
+                outcome = sealed[asset.storage_key]
+                if isinstance(outcome, Exception):
+                    failed = failed or outcome
+                else:
+                    _upload_sealed(asset=asset, sent_to=asset.storage_key, sealed=outcome, checked=checked)
+    finally:
+        storage.delete_many(sealed_from)
+    if failed is not None:
+        raise failed
+
+
+def _upload_checked(*, asset: Asset, stored) -> tuple | None:
+    """(size, identified content) when the stored object is what the asset declared; otherwise None, after failing the
+    asset with the reason (or because it is not a transfer waiting for its check)."""
+    if asset.status != Asset.Status.UPLOADING:
+        return None
+    if asset.source != Asset.Source.FILE:
+        return None  # URL and bucket imports are checked by the worker that fetches them (uploads.imports).
     size, prefix = stored if stored is not None else (None, b"")
     if size is None:
         finalized = asset.upload_session is not None and not asset.upload_session.is_open
@@ -91,7 +134,7 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ, sources_left: list[st
             if finalized
             else "The file never arrived in storage. Retry to upload it again.",
         )
-        return False
+        return None
     if asset.size is not None and size != asset.size:
         asset_fail(
             asset=asset,
@@ -99,17 +142,21 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ, sources_left: list[st
             "it was discarded. Retry to upload it again.",
             discard=True,
         )
-        return False
+        return None
     identified = content.identify(prefix)
     problem = content_problem(identified, asset_type=asset.asset_type, project=asset.project)
     if problem:
         asset_fail(asset=asset, reason=problem, discard=True)
-        return False
-    # Sealed under a key no URL was signed for: a signed PUT sent again can no longer replace what was verified.
-    sent_to = asset.storage_key
-    sealed = storage.seal(sent_to, size=size, sources_left=sources_left)
+        return None
+    return size, identified
+
+
+def _upload_sealed(*, asset: Asset, sent_to: str, sealed: str | None, checked: tuple) -> bool:
+    """Uploading -> Uploaded under the sealed key (a key no URL was signed for: a signed PUT sent again can no longer
+    replace what was verified), then processing is queued."""
     if sealed is None:
         return False  # another run verified (and sealed) this file meanwhile
+    size, identified = checked
     if not asset.move(
         Asset.Status.UPLOADED, only_if={"storage_key": sent_to}, content_type=identified.mime, size=size, storage_key=sealed
     ):
@@ -117,29 +164,6 @@ def asset_verify_upload(*, asset: Asset, stored=_NOT_READ, sources_left: list[st
         return False
     asset_queue_processing(asset=asset)
     return True
-
-
-def assets_verify_uploads(*, assets: list[Asset]) -> None:
-    """Checks the stored objects of these Uploading assets, read side by side (asset_verify_upload each). When reading
-    some object failed, the others are checked all the same and the first error is raised after, so a task retries
-    (or gives up on) only what is still Uploading."""
-    found = storage.inspect_many([asset.storage_key for asset in assets], return_exceptions=True)
-    failed = None
-    # The keys the transfers went to, once sealed, go in one request at the end instead of one each; the moves are
-    # recorded in one INSERT at the end (docs/ARCHITECTURE.md, "Asset history").
-    sealed_from: list[str] = []
-    try:
-        with AssetEvent.collecting():
-            for asset in assets:
-                stored = found[asset.storage_key]
-                if isinstance(stored, Exception):
-                    failed = failed or stored
-                else:
-                    asset_verify_upload(asset=asset, stored=stored, sources_left=sealed_from)
-    finally:
-        storage.delete_many(sealed_from)
-    if failed is not None:
-        raise failed
 
 
 def _queue(task: str, *args) -> None:

@@ -36,7 +36,7 @@ __all__ = [
     "abort_open_upload", "backend", "page_origins", "show_in_page", "last_activity", "stored_objects", "browser_origin", "checked_key", "delete", "delete_many", "discard", "inspect", "inspect_many", "key_belongs_to",
     "key_for", "key_prefix", "multipart_abort", "multipart_abort_all", "multipart_complete", "multipart_part_numbers",
     "multipart_start", "new_key", "open", "open_original", "open_uploads", "original_url", "prepare", "presign", "register_reference_reader",
-    "response_headers", "seal", "served_type", "sha256_hex_to_base64", "shares_portal_address", "sibling_key",
+    "response_headers", "seal", "seal_many", "served_type", "sha256_hex_to_base64", "shares_portal_address", "sibling_key",
     "stored_size", "write", "write_stream",
 ]
 
@@ -196,12 +196,27 @@ def seal(key: str, *, size: int, sources_left: list[str] | None = None) -> str |
     changes nothing the portal shows or processes (docs/SECURITY.md). With `sources_left`, a store that seals by
     copying (S3) leaves `key` in place and appends it there: the caller deletes a batch of them at once (delete_many).
     """
-    sealed = sibling_key(key)
+    sealed = seal_many([(key, size)], sources_left=sources_left)[key]
+    if isinstance(sealed, Exception):
+        raise sealed
+    return sealed
+
+
+def seal_many(files: list[tuple[str, int]], *, sources_left: list[str] | None = None) -> dict:
+    """seal() of several verified files ((key, size) each), side by side on S3: {key: the sealed key, None when nothing
+    is stored under it any more, or the exception its copy raised}."""
     keep_source = sources_left is not None and backend().moves_by_copy
-    if not backend().move(key, sealed, size=size, keep_source=keep_source):
-        return None
-    if keep_source:
-        sources_left.append(key)
+    moves = [(checked_key(key), sibling_key(key), size) for key, size in files]
+    moved = backend().move_many(moves, keep_source=keep_source)
+    sealed: dict = {}
+    for key, to, size in moves:
+        outcome = moved[(key, to, size)]
+        if isinstance(outcome, Exception) or not outcome:
+            sealed[key] = outcome if isinstance(outcome, Exception) else None
+            continue
+        if keep_source:
+            sources_left.append(key)
+        sealed[key] = to
     return sealed
 
 

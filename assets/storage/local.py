@@ -166,6 +166,15 @@ class LocalBackend:
         for key in keys:
             self.delete(key)
 
+    def move_many(self, moves: list[tuple[str, str, int]], *, keep_source: bool) -> dict:
+        answers = {}
+        for move in moves:
+            try:
+                answers[move] = self.move(move[0], move[1], size=move[2], keep_source=keep_source)
+            except OSError as error:
+                answers[move] = error
+        return answers
+
     def move(self, key: str, to: str, *, size: int, keep_source: bool = False) -> bool:
         try:
             os.replace(self.path(key), self.path(to))

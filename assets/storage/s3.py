@@ -18,7 +18,8 @@ from django.conf import settings
 
 from assets.storage.base import OpenUpload
 
-# Objects the store is asked about side by side (inspect_many): each request mostly waits on the store.
+# Objects the store is asked about, or copied, side by side (inspect_many, move_many): each request mostly waits on the
+# store, and a batch then waits for its slowest instead of its sum.
 INSPECT_CONCURRENCY = 8
 # One CopyObject takes at most 5 GiB; above, boto3 copies in parts.
 _SINGLE_COPY_LIMIT = 5 * 1024**3
@@ -217,21 +218,12 @@ class S3Backend:
         return (int(total) if total.isdigit() else response["ContentLength"]), prefix
 
     def inspect_many(self, keys: list[str], length: int, *, return_exceptions: bool) -> dict:
-        global _inspecting
+        return _side_by_side(lambda key: self.inspect(key, length), keys, return_exceptions=return_exceptions)
 
-        def answer(key: str):
-            try:
-                return self.inspect(key, length)
-            except Exception as error:
-                if not return_exceptions:
-                    raise
-                return error
-
-        if len(keys) < 2:
-            return {key: answer(key) for key in keys}
-        if _inspecting is None:
-            _inspecting = ThreadPoolExecutor(INSPECT_CONCURRENCY, thread_name_prefix="storage-inspect")
-        return dict(zip(keys, _inspecting.map(answer, keys)))
+    def move_many(self, moves: list[tuple[str, str, int]], *, keep_source: bool) -> dict:
+        return _side_by_side(
+            lambda move: self.move(move[0], move[1], size=move[2], keep_source=keep_source), moves, return_exceptions=True
+        )
 
     def open(self, key: str):
         return self.s3_storage.open(key, "rb")
@@ -347,3 +339,23 @@ class S3Backend:
 
     def forget_broken_upload(self, upload: OpenUpload) -> None:
         """S3 lists no upload without a key."""
+
+
+def _side_by_side(request, items: list, *, return_exceptions: bool) -> dict:
+    """{item: request(item)} for requests that mostly wait on the store, INSPECT_CONCURRENCY at a time. With
+    `return_exceptions`, an item whose request failed gets the exception as its answer and the others still get theirs."""
+    global _inspecting
+
+    def answer(item):
+        try:
+            return request(item)
+        except Exception as error:
+            if not return_exceptions:
+                raise
+            return error
+
+    if len(items) < 2:
+        return {item: answer(item) for item in items}
+    if _inspecting is None:
+        _inspecting = ThreadPoolExecutor(INSPECT_CONCURRENCY, thread_name_prefix="storage-inspect")
+    return dict(zip(items, _inspecting.map(answer, items)))
