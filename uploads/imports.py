@@ -352,7 +352,7 @@ def url_import_start(*, url_import: UrlImport, user, good_rows_only: bool = Fals
         raise UploadRefused("The list has no good rows to import.")
     source = Asset.Source.REFERENCE if url_import.integration_id else Asset.Source.URL
     with transaction.atomic():
-        session = UploadSession.objects.select_for_update().select_related("project").get(pk=url_import.session_id)
+        session = UploadSession.objects.select_for_update(of=("self",)).select_related("project").get(pk=url_import.session_id)
         if not session.is_open:
             raise UploadRefused("This session was finalized: start a new session to import more files.", status=409)
         session.check_room(held=session.files_held(), adding=len(url_import.rows), source="list")
